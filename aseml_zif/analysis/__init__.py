@@ -1,0 +1,34 @@
+"""Structural analysis of ZIF structures and trajectories (periodic, triclinic-safe).
+
+Analysis objects follow freud's pattern: configure in ``__init__``, accumulate frames with
+``compute(frames)``, read results from properties, ``plot(ax=None)``, ``to_dict()`` for JSON.
+``frames`` is always one ``Atoms``, a list of them, or a trajectory path.
+"""
+import importlib
+
+# public name -> module that defines it (imported on first use)
+_EXPORTS = {
+    "as_frame_list": "frames",
+    "RDF": "rdf",
+    "potential_of_mean_force": "rdf",
+    "BondAngles": "angles",
+    "Coordination": "coordination",
+    "MSD": "msd",
+    "find_linkers": "linkers",
+    "RingStatistics": "rings",
+    "pore_volume": "pores",
+    "analyze": "report",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'aseml_zif.analysis' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,48 @@
+"""Normalise the ``frames`` argument of every analysis: one ``Atoms``, a sequence, or a file."""
+from pathlib import Path
+
+from ase import Atoms
+
+from ..errors import StructureError
+
+__all__ = ["as_frame_list"]
+
+
+def as_frame_list(frames, stride=1):
+    """Return ``frames`` as a list of ``Atoms``, keeping every ``stride``-th frame.
+
+    Parameters
+    ----------
+    frames : ase.Atoms, sequence of ase.Atoms, or str / path-like
+        A single structure, a list (or ASE ``Trajectory``) of structures, or a file ASE reads
+        with all its frames (``.traj``, extxyz, CIF, LAMMPS dump, ...).
+    stride : int
+        Keep frames ``0, stride, 2*stride, ...``.
+
+    Raises
+    ------
+    StructureError
+        Unreadable file, empty input, or an element that is not an ``Atoms``.
+    """
+    if stride < 1:
+        raise StructureError(f"stride must be >= 1, got {stride}")
+    if isinstance(frames, Atoms):
+        frames = [frames]
+    elif isinstance(frames, (str, Path)):
+        from ase.io import read
+
+        path = Path(frames)
+        if not path.is_file():
+            raise StructureError(f"{path}: no such trajectory file")
+        try:
+            frames = read(str(path), index=f"::{stride}")
+        except Exception as exc:
+            raise StructureError(f"{path}: cannot read frames ({exc})") from exc
+        stride = 1
+    frames = list(frames)[::stride]
+    if not frames:
+        raise StructureError("no frames to analyse")
+    for k, atoms in enumerate(frames):
+        if not isinstance(atoms, Atoms):
+            raise StructureError(f"frame {k} is a {type(atoms).__name__}, not an ase.Atoms")
+    return frames

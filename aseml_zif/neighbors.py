@@ -1,0 +1,48 @@
+"""Periodic neighbour lists shared by the calculator and the analysis modules.
+
+Thin wrapper around `vesin <https://github.com/Luthaf/vesin>`_ (full list, both directions,
+any triclinic cell, cells smaller than twice the cutoff handled through multiple images).
+Convention, as in ASE: the vector from ``i`` to ``j`` is
+``positions[j] - positions[i] + S @ cell`` with integer image shifts ``S``.
+"""
+import numpy as np
+from vesin import NeighborList
+
+from .errors import StructureError
+
+__all__ = ["neighbor_list"]
+
+
+def neighbor_list(atoms, cutoff, quantities="ijSd"):
+    """Full periodic neighbour list of ``atoms`` within ``cutoff``.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Structure; periodic directions are taken from ``atoms.pbc``.
+    cutoff : float
+        Cut-off radius in Å.
+    quantities : str
+        Any of ``i`` (centre index), ``j`` (neighbour index), ``S`` (integer image shift,
+        shape ``[n, 3]``), ``D`` (vector j − i in Å, ``[n, 3]``), ``d`` (distance in Å),
+        in the order requested, as for :func:`ase.neighborlist.neighbor_list`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        One array per requested letter.
+    """
+    pbc = np.asarray(atoms.pbc, dtype=bool)
+    if pbc.any() and not pbc.all():
+        raise StructureError("mixed periodicity is not supported: use pbc=True or pbc=False")
+    periodic = bool(pbc.all())
+    cell = np.asarray(atoms.cell[:], dtype=np.float64)
+    if periodic and abs(np.linalg.det(cell)) < 1e-9:
+        raise StructureError("periodic structure with a zero-volume cell")
+    if not periodic:
+        cell = np.zeros((3, 3))
+    positions = np.ascontiguousarray(atoms.positions, dtype=np.float64)
+    nl = NeighborList(cutoff=float(cutoff), full_list=True)
+    return tuple(
+        nl.compute(points=positions, box=cell, periodic=periodic, quantities=quantities)
+    )

@@ -58,6 +58,28 @@ def _read_lammps_data(path, species):
     return atoms
 
 
+def _read_p1_cif(path):
+    """Read a CIF whose only symmetry operation is the identity, or return None.
+
+    ASE's general reader checks every symmetry image for duplicate sites (O(N²) in Python,
+    ~1.5 s for a 272-atom cell); a P1 file needs no expansion.
+    """
+    from ase.io.cif import parse_cif
+
+    blocks = [b for b in parse_cif(str(path)) if b.has_structure()]
+    if len(blocks) != 1:
+        return None
+    block = blocks[0]
+    sitesym = block._get_sitesym()
+    identity = sitesym is None or [op.replace(" ", "").lower() for op in sitesym] == ["x,y,z"]
+    number = block._get_spacegroup_number()
+    if not identity or number not in (None, 1):
+        return None
+    atoms = block.get_unsymmetrized_structure()
+    atoms.pbc = True
+    return atoms
+
+
 def read_structure(path, species=None):
     """Read one periodic structure and return it with positions wrapped into the cell.
 
@@ -93,7 +115,9 @@ def read_structure(path, species=None):
         from ase.io import read
 
         try:
-            atoms = read(str(path), index=-1)
+            atoms = _read_p1_cif(path) if suffix == ".cif" else None
+            if atoms is None:
+                atoms = read(str(path), index=-1)
         except Exception as exc:
             raise StructureError(f"{path}: cannot read structure ({exc})") from exc
     if not np.all(atoms.pbc) or atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-6:

@@ -48,3 +48,28 @@ def test_bad_inputs(tmp_path):
     write(tmp_path / "mol.xyz", Atoms("H2", positions=[[0, 0, 0], [0, 0, 0.74]]))
     with pytest.raises(StructureError, match="periodic"):
         read_structure(tmp_path / "mol.xyz")
+
+
+def test_p1_cif_fast_path_matches_ase(glass_paths):
+    from ase.io import read
+
+    ours = read_structure(glass_paths[3])
+    ref = read(str(glass_paths[3]))
+    ref.wrap()
+    assert (ours.numbers == ref.numbers).all()
+    np.testing.assert_allclose(ours.positions, ref.positions, atol=1e-10)
+    np.testing.assert_allclose(ours.cell[:], ref.cell[:], atol=1e-10)
+    assert ours.pbc.all()
+
+
+def test_symmetric_cif_is_expanded(tmp_path):
+    """A CIF with a space group goes through ASE's expansion (not the P1 shortcut)."""
+    (tmp_path / "nacl.cif").write_text(
+        "data_NaCl\n_symmetry_space_group_name_H-M 'F m -3 m'\n_symmetry_Int_Tables_number 225\n"
+        "_cell_length_a 5.64\n_cell_length_b 5.64\n_cell_length_c 5.64\n"
+        "_cell_angle_alpha 90\n_cell_angle_beta 90\n_cell_angle_gamma 90\n"
+        "loop_\n_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n"
+        "_atom_site_fract_y\n_atom_site_fract_z\nNa1 Na 0 0 0\nCl1 Cl 0.5 0.5 0.5\n"
+    )
+    back = read_structure(tmp_path / "nacl.cif")
+    assert back.get_chemical_formula() == "Cl4Na4"

@@ -18,6 +18,12 @@ _EXPORTS = {
     "RingStatistics": "rings",
     "pore_volume": "pores",
     "analyze": "report",
+    "XRayScattering": "scattering",
+    "read_int01": "scattering",
+    "read_dofr": "scattering",
+    "r_w": "scattering",
+    "xray_form_factor": "scattering",
+    "differential_correlation": "scattering",
 }
 
 __all__ = sorted(_EXPORTS)

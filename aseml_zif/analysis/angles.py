@@ -123,7 +123,7 @@ class BondAngles(_FrameAccumulator):
             Temperature in K.
         solid_angle : bool
             Divide P(θ) by sin θ first (removes the entropic weight of random directions,
-            for which P ∝ sin θ). Default False: the plain distribution, as plotted in the paper.
+            for which P ∝ sin θ). Default False: the plain distribution.
         """
         p = self.distribution
         if solid_angle:

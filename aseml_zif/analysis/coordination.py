@@ -83,6 +83,7 @@ class Coordination(_FrameAccumulator):
             ax = plt.figure().add_subplot()
         dist = self.distribution
         ax.bar(list(dist), list(dist.values()), width=0.6)
+        ax.set_xticks(list(dist))
         ax.set_xlabel(f"{self.center}–{self.neighbor} coordination number")
         ax.set_ylabel("fraction")
         ax.set_title(f"mean {self.mean:.3f} (cut-off {self.cutoff} Å)")

@@ -2,6 +2,10 @@
 import os
 from pathlib import Path
 
+# Tiny linear algebra (3x3 expm in LangevinBAOAB, per-frame fits) is slowed down by orders of
+# magnitude by OpenBLAS thread start-up on a busy machine: one thread for the test suite.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import pytest
 
 SHARED = Path(

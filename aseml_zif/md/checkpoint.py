@@ -1,0 +1,58 @@
+"""Atomic, durable checkpoint files (``.npz`` arrays + JSON metadata).
+
+A checkpoint is written to a temporary file in the same directory, flushed and fsync'ed, then
+renamed over the previous one (``os.replace`` is atomic on POSIX), and the directory entry is
+fsync'ed: a process killed at any moment leaves either the old or the new checkpoint, whole.
+"""
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AsemlZifError
+
+__all__ = ["CheckpointError", "write_checkpoint", "read_checkpoint", "fsync_directory"]
+
+_META = "__meta_json__"
+
+
+class CheckpointError(AsemlZifError):
+    """A checkpoint or the run directory it belongs to is unusable."""
+
+
+def fsync_directory(directory):
+    """Make renames inside ``directory`` durable."""
+    fd = os.open(str(directory), os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_checkpoint(path, arrays, meta):
+    """Atomically write ``arrays`` (name -> array) and JSON-serialisable ``meta`` to ``path``."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    payload = {name: np.asarray(value) for name, value in arrays.items()}
+    payload[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_directory(path.parent)
+
+
+def read_checkpoint(path):
+    """Return ``(arrays, meta)`` from a checkpoint file, or ``None`` if there is none."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files if name != _META}
+            meta = json.loads(bytes(data[_META]).decode())
+    except Exception as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from exc
+    return arrays, meta

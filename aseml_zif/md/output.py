@@ -1,0 +1,146 @@
+"""Run outputs: the ASE trajectory of saved frames and the CSV thermodynamics log.
+
+Both can be cut back to the state recorded in a checkpoint, so that a resumed run neither loses
+nor duplicates frames or log lines.
+"""
+import csv
+import os
+from pathlib import Path
+
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.io.trajectory import Trajectory
+
+from .checkpoint import CheckpointError, fsync_directory
+
+__all__ = ["snapshot", "FrameWriter", "ThermoLog", "THERMO_COLUMNS"]
+
+#: properties copied from the calculator into every saved frame
+FRAME_PROPERTIES = ("energy", "free_energy", "forces", "stress")
+
+#: columns of ``thermo.csv`` (units in the names)
+THERMO_COLUMNS = (
+    "step",
+    "time_fs",
+    "stage",
+    "target_temperature_K",
+    "temperature_K",
+    "potential_energy_eV",
+    "kinetic_energy_eV",
+    "total_energy_eV",
+    "conserved_energy_eV",
+    "pressure_GPa",
+    "volume_A3",
+)
+
+
+def snapshot(atoms, info):
+    """Copy of ``atoms`` with its calculator results frozen and ``info`` as ``atoms.info``.
+
+    ``stress`` is requested from the calculator when it implements it (a calculator that
+    computes everything in one call, as aseml_zif's does, returns it from its cache).
+    """
+    calc = atoms.calc
+    if calc is not None and "stress" in getattr(calc, "implemented_properties", ()):
+        atoms.get_stress()
+    results = {}
+    if calc is not None:
+        results = {k: calc.results[k] for k in FRAME_PROPERTIES if k in calc.results}
+    frame = atoms.copy()
+    frame.info = dict(info)
+    frame.calc = SinglePointCalculator(frame, **results)
+    return frame
+
+
+def _sync(fh):
+    fh.flush()
+    os.fsync(fh.fileno())
+
+
+class FrameWriter:
+    """Appends frames to an ASE ``.traj`` file that ``ase gui`` reads.
+
+    Parameters
+    ----------
+    path : path-like
+        Trajectory file.
+    keep_frames : int
+        Number of frames of an existing file to keep (later ones, written after the last
+        checkpoint, are dropped); 0 starts a new file.
+    """
+
+    def __init__(self, path, keep_frames=0):
+        self.path = Path(path)
+        self._cut_to(keep_frames)
+        self._traj = Trajectory(str(self.path), "a" if keep_frames else "w")
+
+    def _cut_to(self, keep):
+        if keep == 0:
+            return
+        if not self.path.exists():
+            raise CheckpointError(f"{self.path}: missing, but the checkpoint counts {keep} frames")
+        with Trajectory(str(self.path)) as traj:
+            count = len(traj)
+            if count < keep:
+                raise CheckpointError(
+                    f"{self.path}: holds {count} frames, fewer than the {keep} the checkpoint counts"
+                )
+            if count == keep:
+                return
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with Trajectory(str(tmp), "w") as out:
+                for k in range(keep):
+                    out.write(traj[k])
+        os.replace(tmp, self.path)
+        fsync_directory(self.path.parent)
+
+    def write(self, frame):
+        """Append one frame (an ``Atoms`` from :func:`snapshot`)."""
+        self._traj.write(frame)
+
+    def __len__(self):
+        return len(self._traj)
+
+    def sync(self):
+        """Flush the file to disk (called before every checkpoint)."""
+        _sync(self._traj.backend.fd)
+
+    def close(self):
+        self._traj.close()
+
+
+class ThermoLog:
+    """CSV log of thermodynamic quantities, one row per logged step.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV file.
+    keep_bytes : int or None
+        Length of an existing file to keep (rows written after the last checkpoint are cut);
+        ``None`` starts a new file with a header.
+    """
+
+    def __init__(self, path, keep_bytes=None):
+        self.path = Path(path)
+        if keep_bytes is None:
+            self._fh = open(self.path, "w", newline="")
+            csv.writer(self._fh).writerow(THERMO_COLUMNS)
+        else:
+            if not self.path.exists() or self.path.stat().st_size < keep_bytes:
+                raise CheckpointError(f"{self.path}: shorter than the checkpoint records")
+            self._fh = open(self.path, "r+", newline="")
+            self._fh.truncate(keep_bytes)
+            self._fh.seek(keep_bytes)
+        self._writer = csv.writer(self._fh)
+
+    def write(self, row):
+        """Append a row (mapping with the keys of :data:`THERMO_COLUMNS`)."""
+        self._writer.writerow([row[c] for c in THERMO_COLUMNS])
+
+    def sync(self):
+        """Flush to disk; return the file length in bytes."""
+        _sync(self._fh)
+        return self._fh.tell()
+
+    def close(self):
+        self._fh.close()

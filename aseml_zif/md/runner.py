@@ -1,0 +1,329 @@
+"""Restartable MD runs: ``run(atoms, calculator, stages, workdir)``.
+
+Layout of ``workdir``: ``run.json`` (settings and seed, written once), ``trajectory.traj``
+(saved frames, ``ase gui`` reads it), ``thermo.csv`` (thermodynamics), ``checkpoint.npz``
+(state to resume from), and on a watchdog stop ``watchdog_snapshot.traj``.
+"""
+import json
+import secrets
+import warnings
+from pathlib import Path
+
+import numpy as np
+from ase import units
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
+from tqdm.auto import tqdm
+
+from ..errors import StructureError
+from . import integrators
+from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .output import FrameWriter, ThermoLog, snapshot
+from .schedule import Schedule
+from .stages import StageError
+from .watchdog import Watchdog, WatchdogError
+
+__all__ = ["run", "RUN_FILES"]
+
+RUN_FILES = {
+    "settings": "run.json",
+    "trajectory": "trajectory.traj",
+    "thermo": "thermo.csv",
+    "checkpoint": "checkpoint.npz",
+    "snapshot": "watchdog_snapshot.traj",
+}
+
+
+def run(
+    atoms,
+    calculator,
+    stages,
+    workdir,
+    timestep_fs=0.5,
+    save_every=100,
+    checkpoint_every=1000,
+    watchdog=True,
+    log_every=None,
+    seed=None,
+    progress=True,
+):
+    """Run an MD protocol; calling it again on the same ``workdir`` resumes it.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Starting structure (not modified). Without momenta, velocities are drawn from the
+        Maxwell–Boltzmann distribution at the first stage's start temperature (zero total
+        momentum). On resume only its symbols are checked; the state comes from the checkpoint.
+    calculator : ase.calculators.calculator.Calculator
+        Any ASE calculator (e.g. :func:`aseml_zif.load_potential`).
+    stages : sequence of Stage
+        The protocol, e.g. :func:`aseml_zif.md.melt_quench`.
+    workdir : path-like
+        Run directory (created if needed).
+    timestep_fs : float
+        Time step in fs (0.5 fs default; a warning is given above 1500 K with more than 0.25 fs).
+    save_every : int
+        Save a frame to ``trajectory.traj`` every this many steps (and the last step).
+    checkpoint_every : int
+        Write ``checkpoint.npz`` every this many steps (and at the last step).
+    watchdog : bool or Watchdog
+        ``True``: default :class:`Watchdog`; ``False``: no checks; or a configured instance.
+    log_every : int, optional
+        Row interval of ``thermo.csv`` (default ``save_every``).
+    seed : int, optional
+        Seed of the random stream (initial velocities, Langevin noise); drawn once and stored
+        in ``run.json`` when omitted.
+    progress : bool
+        Show a tqdm progress bar with T (K), E (eV) and P (GPa).
+
+    Returns
+    -------
+    ase.Atoms
+        The final state, with ``calculator`` attached.
+
+    Raises
+    ------
+    WatchdogError
+        A watchdog check failed (the last good checkpoint is kept).
+    CheckpointError
+        ``workdir`` holds a different run or damaged files.
+    """
+    schedule = Schedule(stages, timestep_fs)
+    schedule.warn_if_too_hot()
+    intervals = dict(save_every=save_every, checkpoint_every=checkpoint_every,
+                     log_every=log_every or save_every)
+    for name, value in intervals.items():
+        if int(value) != value or value < 1:
+            raise StageError(f"{name} must be a positive integer, got {value}")
+    if watchdog is True:
+        watchdog = Watchdog()
+    runner = _Runner(atoms, calculator, schedule, Path(workdir), intervals, watchdog or None,
+                     seed, progress)
+    return runner.execute()
+
+
+class _Runner:
+    def __init__(self, atoms, calculator, schedule, workdir, intervals, watchdog, seed, progress):
+        if len(atoms) == 0:
+            raise StructureError("cannot run MD on an empty structure")
+        self.schedule = schedule
+        self.workdir = workdir
+        self.every = intervals
+        self.watchdog = watchdog
+        self.progress = progress
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.atoms = atoms.copy()
+        self.atoms.calc = calculator
+        self.settings = self._settings(atoms, intervals, seed)
+        self.rng = np.random.default_rng(self.settings["seed"])
+        self.dyn = None
+        self.dyn_group = None
+        self.pending_state = None  # integrator state from a checkpoint, with its group
+        self.logged_kinds = set()  # watchdog problems already warned about (action="log")
+        self.frames = self.thermo = self.bar = None
+
+    def _path(self, key):
+        return self.workdir / RUN_FILES[key]
+
+    def _settings(self, atoms, intervals, seed):
+        settings = {
+            "stages": [s.to_dict() for s in self.schedule.stages],
+            "timestep_fs": self.schedule.timestep_fs,
+            **intervals,
+            "symbols": atoms.get_chemical_formula(mode="all"),
+        }
+        path = self._path("settings")
+        if path.exists():
+            stored = json.loads(path.read_text())
+            for key, value in settings.items():
+                if json.loads(json.dumps(value)) != stored.get(key):
+                    raise CheckpointError(
+                        f"{self.workdir}: holds a run with different {key!r} "
+                        f"({stored.get(key)!r} there, {value!r} now); use a new workdir"
+                    )
+            if seed is not None and seed != stored["seed"]:
+                raise CheckpointError(f"{self.workdir}: run seed is {stored['seed']}, not {seed}")
+            return stored
+        settings["seed"] = int(secrets.randbits(63)) if seed is None else int(seed)
+        path.write_text(json.dumps(settings, indent=1))
+        return settings
+
+    # ----------------------------------------------------------------- start / resume
+    def _start(self):
+        checkpoint = read_checkpoint(self._path("checkpoint"))
+        if checkpoint is None:
+            return self._fresh_start()
+        arrays, meta = checkpoint
+        if arrays["positions"].shape != self.atoms.positions.shape:
+            raise CheckpointError(f"{self._path('checkpoint')}: atom count differs from the input")
+        self.atoms.set_cell(arrays["cell"], scale_atoms=False)
+        self.atoms.set_positions(arrays["positions"], apply_constraint=False)
+        self.atoms.set_momenta(arrays["momenta"], apply_constraint=False)
+        self.rng.bit_generator.state = meta["rng_state"]
+        if meta["group"] is not None:
+            state = {k[len("dyn/"):]: v for k, v in arrays.items() if k.startswith("dyn/")}
+            self.pending_state = (meta["group"], state)
+        self.step = meta["step"]
+        self.known_broken = meta["known_broken"]
+        self.frames = FrameWriter(self._path("trajectory"), keep_frames=meta["n_frames"])
+        self.thermo = ThermoLog(self._path("thermo"), keep_bytes=meta["thermo_bytes"])
+
+    def _fresh_start(self):
+        atoms = self.atoms
+        if not np.any(atoms.get_momenta()):
+            thermalize_momenta(atoms, self.schedule.target_temperature(0), rng=self.rng)
+            Stationary(atoms)
+        self.step = 0
+        self.known_broken = 0
+        self.frames = FrameWriter(self._path("trajectory"))
+        self.thermo = ThermoLog(self._path("thermo"))
+        self._integrator_for(1)
+        if self.watchdog:
+            self._watch()
+        self._record()
+        self._checkpoint()
+
+    # ----------------------------------------------------------------- stepping
+    def _integrator_for(self, step):
+        """The integrator that performs ``step``, re-targeted to its temperature."""
+        schedule = self.schedule
+        k = schedule.stage_index(step)
+        group = schedule.groups[k]
+        target = schedule.target_temperature(step)
+        if self.dyn is None or group != self.dyn_group:
+            self.dyn = integrators.make_integrator(
+                self.atoms, schedule.stages[k], schedule.timestep_fs, target, self.rng
+            )
+            self.dyn_group = group
+            if self.pending_state is not None and self.pending_state[0] == group:
+                integrators.set_state(self.dyn, self.pending_state[1])
+            self.pending_state = None
+        integrators.set_target_temperature(self.dyn, target)
+        return self.dyn
+
+    def execute(self):
+        total = self.schedule.total_steps
+        try:
+            self._start()
+            with tqdm(total=total, initial=self.step, unit="step", disable=not self.progress,
+                      desc=f"MD {self.workdir.name}", dynamic_ncols=True) as self.bar:
+                while self.step < total:
+                    self._integrator_for(self.step + 1).step()
+                    self.step += 1
+                    self._after_step()
+                    self.bar.update(1)
+        finally:
+            for output in (self.frames, self.thermo):
+                if output is not None:
+                    output.close()
+        return self.atoms
+
+    def _due(self, every):
+        return self.step % every == 0 or self.step == self.schedule.total_steps
+
+    def _after_step(self):
+        checkpoint_due = self._due(self.every["checkpoint_every"])
+        if self.watchdog and (self._due(self.watchdog.every) or checkpoint_due):
+            self._watch()
+        self._record()
+        if checkpoint_due:
+            self._checkpoint()
+
+    def _watch(self):
+        target = self.schedule.target_temperature(self.step)
+        problems, broken = self.watchdog.check(self.atoms, target, self.known_broken)
+        if not problems:
+            self.logged_kinds = set()
+            return
+        temperature = self.atoms.get_temperature()
+        stage = self.schedule.stages[self.schedule.stage_index(self.step)].label
+        message = (
+            f"watchdog at step {self.step} (t = {self.step * self.schedule.timestep_fs:.1f} fs, "
+            f"stage {stage!r}, T = {temperature:.0f} K, target {target:.0f} K): "
+            + " | ".join(problems)
+        )
+        if self.watchdog.action == "log":
+            # warn once per kind of problem while it lasts, and for every newly broken linker
+            kinds = {p.split(":")[0] for p in problems}
+            if kinds - self.logged_kinds or broken > self.known_broken:
+                warnings.warn(message, stacklevel=4)
+            self.logged_kinds, self.known_broken = kinds, broken
+            return
+        writer = FrameWriter(self._path("snapshot"))
+        writer.write(snapshot(self.atoms, {**self._info(), "watchdog": message}))
+        writer.close()
+        raise WatchdogError(
+            f"{message}. Snapshot: {self._path('snapshot')}; last good checkpoint kept in "
+            f"{self._path('checkpoint')}",
+            self.step,
+            temperature,
+            problems,
+        )
+
+    # ----------------------------------------------------------------- outputs
+    def _info(self):
+        k = self.schedule.stage_index(self.step)
+        return {
+            "step": self.step,
+            "time_fs": self.step * self.schedule.timestep_fs,
+            "stage": self.schedule.stages[k].label,
+            "stage_index": k,
+            "temperature_K": float(self.atoms.get_temperature()),
+            "target_temperature_K": float(self.schedule.target_temperature(self.step)),
+        }
+
+    def _record(self):
+        if self._due(self.every["save_every"]):
+            self.frames.write(snapshot(self.atoms, self._info()))
+        if self._due(self.every["log_every"]):
+            self._log()
+
+    def _log(self):
+        atoms = self.atoms
+        info = self._info()
+        epot = atoms.get_potential_energy()
+        ekin = atoms.get_kinetic_energy()
+        try:
+            stress = atoms.get_stress(include_ideal_gas=True)
+            pressure = -float(np.mean(stress[:3])) / units.GPa
+        except NotImplementedError:  # calculator without stress (PropertyNotImplementedError)
+            pressure = float("nan")
+        row = {
+            "step": info["step"],
+            "time_fs": info["time_fs"],
+            "stage": info["stage"],
+            "target_temperature_K": info["target_temperature_K"],
+            "temperature_K": info["temperature_K"],
+            "potential_energy_eV": epot,
+            "kinetic_energy_eV": ekin,
+            "total_energy_eV": epot + ekin,
+            "conserved_energy_eV": integrators.conserved_energy(self.dyn),
+            "pressure_GPa": pressure,
+            "volume_A3": atoms.get_volume() if atoms.cell.rank == 3 else float("nan"),
+        }
+        self.thermo.write(row)
+        if self.bar is not None:
+            self.bar.set_postfix(T=f"{row['temperature_K']:.0f}K", E=f"{epot:.3f}eV",
+                                 P=f"{pressure:.3f}GPa", refresh=False)
+
+    def _checkpoint(self):
+        self.frames.sync()
+        arrays = {
+            "positions": self.atoms.get_positions(),
+            "momenta": self.atoms.get_momenta(),
+            "cell": self.atoms.cell[:],
+        }
+        group = None
+        if self.step < self.schedule.total_steps:
+            group = self.dyn_group
+            for key, value in integrators.get_state(self.dyn).items():
+                arrays[f"dyn/{key}"] = value
+        meta = {
+            "step": self.step,
+            "n_frames": len(self.frames),
+            "thermo_bytes": self.thermo.sync(),
+            "group": group,
+            "rng_state": self.rng.bit_generator.state,
+            "known_broken": self.known_broken,
+        }
+        write_checkpoint(self._path("checkpoint"), arrays, meta)

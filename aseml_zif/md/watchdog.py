@@ -1,0 +1,131 @@
+"""Live sanity checks of an MD run: broken linkers, atom collisions, NaN/inf, runaway heating.
+
+Castel et al. (2024) found that Allegro potentials break imidazolate linkers above ~1300 K; the
+watchdog makes such failures visible at the step they happen instead of after the run.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import AsemlZifError
+from ..neighbors import neighbor_list
+
+__all__ = ["Watchdog", "WatchdogError"]
+
+
+class WatchdogError(AsemlZifError):
+    """An MD run was stopped by the watchdog.
+
+    Attributes
+    ----------
+    step : int
+        MD step at which the check failed.
+    temperature_K : float
+        Instantaneous temperature at that step.
+    problems : list of str
+        One message per failed check.
+    """
+
+    def __init__(self, message, step, temperature_K, problems):
+        super().__init__(message)
+        self.step = step
+        self.temperature_K = temperature_K
+        self.problems = problems
+
+
+def _is_zif(atoms):
+    return {"Zn", "N", "C"} <= set(atoms.get_chemical_symbols())
+
+
+def _describe_linker(entry):
+    atoms = ", ".join(str(i) for i in entry.atoms)
+    return f"{entry.formula} fragment (atoms {atoms}): {entry.problem}"
+
+
+@dataclass
+class Watchdog:
+    """Checks run at the start, every ``every`` MD steps and before every checkpoint.
+
+    Parameters
+    ----------
+    every : int
+        Check interval in MD steps.
+    min_distance : float
+        Smallest allowed distance between any two atoms, in Å.
+    max_temperature_ratio, runaway_margin_K : float
+        Temperature runaway when ``T > max(ratio * T_target, T_target + margin)`` (K).
+    check_linkers : bool or None
+        Check imidazolate linkers with :func:`aseml_zif.analysis.find_linkers` and fail when
+        one is broken; ``None`` does so only if the system contains Zn, N and C.
+    action : {"raise", "log"}
+        Stop the run with :class:`WatchdogError`, or only warn and carry on.
+    """
+
+    every: int = 10
+    min_distance: float = 0.5
+    max_temperature_ratio: float = 2.0
+    runaway_margin_K: float = 500.0
+    check_linkers: bool = None
+    action: str = "raise"
+
+    def __post_init__(self):
+        if self.action not in ("raise", "log"):
+            raise AsemlZifError(f"watchdog action must be 'raise' or 'log', got {self.action!r}")
+        if self.every < 1:
+            raise AsemlZifError(f"watchdog interval must be >= 1 step, got {self.every}")
+
+    def linkers_checked(self, atoms):
+        """Whether linker integrity is checked for this system."""
+        return _is_zif(atoms) if self.check_linkers is None else bool(self.check_linkers)
+
+    def check(self, atoms, target_temperature_K, known_broken=0):
+        """Return a list of problems (empty if all is well) and the number of broken linkers.
+
+        Parameters
+        ----------
+        atoms : ase.Atoms
+            Current state, with calculator results.
+        target_temperature_K : float
+            Thermostat target in K.
+        known_broken : int
+            Broken linkers already reported (in ``action="log"`` mode); only more are a problem.
+        """
+        problems = []
+        arrays = {
+            "positions": atoms.positions,
+            "momenta": atoms.get_momenta(),
+            "forces": atoms.calc.results.get("forces", np.zeros(1)),
+            "energy": np.atleast_1d(atoms.calc.results.get("energy", 0.0)),
+            "cell": atoms.cell[:],
+        }
+        bad = [name for name, value in arrays.items() if not np.all(np.isfinite(value))]
+        if bad:
+            return [f"non-finite values in {', '.join(bad)}"], known_broken
+        temperature = atoms.get_temperature()
+        limit = max(self.max_temperature_ratio * target_temperature_K,
+                    target_temperature_K + self.runaway_margin_K)
+        if temperature > limit:
+            problems.append(
+                f"temperature runaway: T = {temperature:.0f} K > {limit:.0f} K "
+                f"(target {target_temperature_K:.0f} K)"
+            )
+        i, j, d = neighbor_list(atoms, self.min_distance, "ijd")
+        if len(d):
+            k = int(np.argmin(d))
+            symbols = atoms.get_chemical_symbols()
+            problems.append(
+                f"atoms too close: {symbols[i[k]]}{i[k]}–{symbols[j[k]]}{j[k]} at {d[k]:.3f} Å "
+                f"< {self.min_distance} Å ({len(d) // 2} pair(s))"
+            )
+        broken = known_broken
+        if self.linkers_checked(atoms):
+            from ..analysis import find_linkers
+
+            report = find_linkers(atoms)
+            broken = len(report.broken)
+            if broken > known_broken:
+                problems.append(
+                    f"{broken} broken linker(s), {report.n_intact} intact: "
+                    + "; ".join(_describe_linker(e) for e in report.broken)
+                )
+        return problems, broken

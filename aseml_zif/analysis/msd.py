@@ -66,7 +66,7 @@ class MSD(_FrameAccumulator):
     """Mean squared displacement per element, averaged over all time origins.
 
     Positions are unwrapped frame to frame with :func:`unwrap_step` (triclinic and NPT
-    cells); MSD(τ) = <|r(t₀+τ) − r(t₀)|²> over atoms of an element and over every time origin
+    cells); MSD(τ) = ``<|r(t₀+τ) − r(t₀)|²>`` over atoms of an element and over every time origin
     t₀ of the trajectory, for lags τ up to ``max_lag`` frames (the averaging window).
 
     Parameters

@@ -146,7 +146,7 @@ def fit_birch_murnaghan(volumes_A3, pressures_GPa, order=2, pressure_errors_GPa=
 def well_behaved_region(volumes_A3, pressures_GPa, pressure_errors_GPa=None, n_sigma=2.0):
     """Mask of the contiguous P–V region around P = 0 where pressure decreases with volume.
 
-    Starting from the point with the smallest |P|, the region grows towards smaller and larger
+    Starting from the point with the smallest ``|P|``, the region grows towards smaller and larger
     volumes while each new point's pressure is lower than its inner neighbour's (larger volume)
     or higher (smaller volume), within ``n_sigma`` combined standard errors. A glass that yields
     (collapses, or its network breaks) under the applied strain stops the region there.

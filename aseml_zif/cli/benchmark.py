@@ -1,0 +1,43 @@
+"""``aseml-zif benchmark``: cost of potentials in µs/atom/call, paper's protocol (Table 1)."""
+from .common import load_calculator, output_dir, write_json
+from .md import load_structure
+
+__all__ = ["register"]
+
+
+def _benchmark(args):
+    from ..training import efficiency
+
+    atoms = load_structure(args.structure, args.supercell)
+    models = args.model or ["demo"]
+    results = {}
+    for spec in models:
+        calc = load_calculator(spec, args.device)
+        results[spec] = efficiency(calc, atoms, n_calls=args.calls, n_warmup=args.warmup)
+        print(f"{spec}: {results[spec]:.1f} µs/atom/call ({len(atoms)} atoms)")
+    ratios = {spec: value / results[models[0]] for spec, value in results.items()}
+    if len(results) > 1:
+        print(f"ratios to {models[0]}: {ratios}")
+    out = output_dir(args.out)
+    write_json(out / "benchmark.json", {"n_atoms": len(atoms), "calls": args.calls,
+                                        "warmup": args.warmup, "us_per_atom_call": results,
+                                        "ratio_to_first": ratios})
+
+
+def register(subparsers):
+    """Add ``benchmark``."""
+    parser = subparsers.add_parser(
+        "benchmark", help="µs/atom/call of one or more potentials, side by side",
+        description="Time energy+forces+stress calls in the paper's protocol (6 warm-up calls, "
+        "300 timed) on the ZIF-4 crystal or a file; with several --model, print their ratios "
+        "measured in the same run. Writes OUT/benchmark.json.")
+    parser.add_argument("--model", action="append", default=None,
+                        help="potential (repeatable; default: demo), as in 'aseml-zif demo --model'")
+    parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda:N' (default: auto)")
+    parser.add_argument("--structure", default="crystal", help="'crystal' or a structure file")
+    parser.add_argument("--supercell", type=int, nargs=3, default=(1, 1, 1), metavar=("NA", "NB", "NC"),
+                        help="repeat the structure (default: 1 1 1 = 272 atoms)")
+    parser.add_argument("--calls", type=int, default=300, help="timed calls (default: 300)")
+    parser.add_argument("--warmup", type=int, default=6, help="discarded calls (default: 6)")
+    parser.add_argument("--out", default="benchmark", help="output folder (default: benchmark)")
+    parser.set_defaults(func=_benchmark)

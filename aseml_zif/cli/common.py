@@ -1,0 +1,137 @@
+"""Helpers shared by the subcommands: output folders, JSON, figures, potentials, structures."""
+import importlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import AsemlZifError, ModelError
+
+__all__ = [
+    "add_model_arguments",
+    "load_calculator",
+    "output_dir",
+    "read_atoms",
+    "save_figure",
+    "to_jsonable",
+    "write_json",
+]
+
+
+def output_dir(path):
+    """Create (if needed) and return the output folder ``path`` as a :class:`~pathlib.Path`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AsemlZifError(f"{path}: exists and is not a folder")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def to_jsonable(value):
+    """Convert numpy scalars/arrays, paths, tuples and objects with ``to_dict()`` for JSON."""
+    if hasattr(value, "to_dict"):
+        return to_jsonable(value.to_dict())
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path, data):
+    """Write ``data`` (see :func:`to_jsonable`) as indented JSON; return the path."""
+    path = Path(path)
+    path.write_text(json.dumps(to_jsonable(data), indent=2) + "\n")
+    return path
+
+
+def save_figure(fig, path):
+    """Save a matplotlib figure as PNG (150 dpi), close it, and return the path."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return Path(path)
+
+
+def read_atoms(path, species=None):
+    """Read one structure with :func:`aseml_zif.io.read_structure` (CIF, LAMMPS data, extxyz)."""
+    from ..io import read_structure
+
+    return read_structure(path, species=species)
+
+
+def add_model_arguments(parser, default="demo"):
+    """Add ``--model``, ``--device`` and ``--dtype`` to a subcommand's parser."""
+    parser.add_argument(
+        "--model",
+        default=default,
+        help="potential: 'demo' (the model shipped with aseml_zif), a deployed model file "
+        "(e.g. the paper's nequip_l2r6stress0.pth), or 'package.module:factory', a Python "
+        f"callable returning an ASE calculator (default: {default})",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="'auto' (CUDA if present), 'cpu' or 'cuda:N' (default: auto)"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=("float32", "float64"),
+        default=None,
+        help="precision of the model (default: the model's own)",
+    )
+
+
+def _calculator_from_factory(spec):
+    module_name, _, attribute = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ModelError(f"--model {spec}: cannot import {attribute!r} from {module_name!r} ({exc})")
+    calculator = factory()
+    if not hasattr(calculator, "get_potential_energy"):
+        raise ModelError(f"--model {spec}: the factory returned {type(calculator).__name__}, "
+                         "not an ASE calculator")
+    return calculator
+
+
+def load_calculator(spec, device="auto", dtype=None):
+    """Turn a ``--model`` value into an ASE calculator.
+
+    Parameters
+    ----------
+    spec : str
+        ``"demo"``, a model file for :func:`aseml_zif.load_potential`, or
+        ``"module:callable"`` (a factory called without arguments).
+    device, dtype
+        Passed to :func:`aseml_zif.load_potential`.
+
+    Raises
+    ------
+    ModelError
+        The model cannot be found, loaded or built; for ``"demo"`` the message says how to
+        use another model instead.
+    """
+    from .. import load_potential
+
+    spec = str(spec)
+    if ":" in spec and not Path(spec).exists():
+        return _calculator_from_factory(spec)
+    try:
+        return load_potential(spec, device=device, dtype=dtype)
+    except AsemlZifError as exc:
+        if spec != "demo":
+            raise
+        raise ModelError(
+            f"the embedded demo model is not available in this installation ({exc}); "
+            "run with --model PATH (e.g. the paper's nequip_l2r6stress0.pth, see "
+            "'aseml-zif fetch-model --help')"
+        ) from exc

@@ -13,6 +13,7 @@ _EXPORTS = {
     "label": "labelling",
     "LabellingError": "labelling",
     "cp2k_calculator": "cp2k_setup",
+    "cp2k_settings": "cp2k_setup",
     "read_frames": "store",
     "write_frames": "store",
     "with_labels": "store",

@@ -101,8 +101,13 @@ def read_frames(path):
             return list(read(str(path), index=":", format="extxyz"))
         from ase.db import connect
 
+        frames = []
         with connect(str(path)) as db:
-            return [row.toatoms(add_additional_information=False) for row in db.select()]
+            for row in db.select():
+                atoms = row.toatoms()
+                atoms.info = dict(row.key_value_pairs)
+                frames.append(atoms)
+        return frames
     except StructureError:
         raise
     except Exception as exc:

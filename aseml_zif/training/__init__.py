@@ -1,0 +1,41 @@
+"""Training, deploying and evaluating NequIP/Allegro potentials with nequip's own tools.
+
+Public names are imported lazily so that ``import aseml_zif.training`` stays cheap.
+"""
+import importlib
+
+_EXPORTS = {
+    "training_config": "config",
+    "write_config": "config",
+    "PAPER_NEQUIP": "config",
+    "PAPER_ALLEGRO": "config",
+    "train": "runner",
+    "run_grid": "runner",
+    "package": "runner",
+    "compile_model": "runner",
+    "TrainingRun": "runner",
+    "TrainingError": "runner",
+    "evaluate": "evaluation",
+    "predict": "evaluation",
+    "efficiency": "evaluation",
+    "plot_parity": "evaluation",
+    "read_learning_curve": "curves",
+    "plot_learning_curve": "curves",
+    "results_table": "curves",
+    "fetch_model": "fetch",
+    "FetchError": "fetch",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

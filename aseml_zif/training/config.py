@@ -1,0 +1,225 @@
+"""Training configurations for nequip >= 0.7 (``nequip-train``) from the paper's hyperparameters.
+
+Castel et al., Digital Discovery 3, 355 (2024), Sec. 2.3 and Table 1: NequIP models with
+5 interaction layers, 32 features, r_max 4/5/6 Å, l_max 1/2, with or without parity
+(``l2r6stress0``: l_max 2, r_max 6 Å, parity off), 8 Bessel functions, radial MLP of 2 × 64,
+polynomial cut-off p = 5; Allegro with 2 layers; Adam (AMSGrad for NequIP) at learning rate
+0.005 (NequIP) / 0.001 (Allegro), batch size 1, EMA 0.99, loss = per-atom energy MSE + force MSE
+(weight 1 each) with stress weight 0, early stopping after 50 epochs without improvement of the
+validation loss. The functions below only write nequip's own YAML (Hydra) format.
+"""
+from pathlib import Path
+
+from ..errors import AsemlZifError
+
+__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config", "ConfigError"]
+
+TYPE_NAMES = ["H", "C", "N", "Zn"]
+
+#: NequIP hyperparameters of the paper (``nequip_l2r6stress0.yaml``).
+PAPER_NEQUIP = dict(r_max=6.0, l_max=2, parity=False, num_layers=5, num_features=32,
+                    num_bessels=8, polynomial_cutoff_p=5, radial_mlp_depth=2,
+                    radial_mlp_width=64, learning_rate=0.005, batch_size=1, ema_decay=0.99,
+                    energy_weight=1.0, stress_weight=0.0, patience=50, max_epochs=1000)
+
+#: Allegro hyperparameters of the paper (``allegro_l2r6stress0a2.yaml``), mapped to allegro 0.8.
+PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_features=64,
+                     num_tensor_features=64, num_bessels=8, polynomial_cutoff_p=6,
+                     mlp_width=1024, mlp_depth=3, learning_rate=0.001, batch_size=1,
+                     ema_decay=0.99, energy_weight=1.0, stress_weight=0.0, patience=50,
+                     max_epochs=1000)
+
+
+class ConfigError(AsemlZifError, ValueError):
+    """Unknown architecture or hyperparameter."""
+
+
+def _nequip_model(h):
+    return {
+        "_target_": "nequip.model.NequIPGNNModel",
+        "num_bessels": h["num_bessels"],
+        "polynomial_cutoff_p": h["polynomial_cutoff_p"],
+        "num_layers": h["num_layers"],
+        "l_max": h["l_max"],
+        "parity": h["parity"],
+        "num_features": h["num_features"],
+        "radial_mlp_depth": h["radial_mlp_depth"],
+        "radial_mlp_width": h["radial_mlp_width"],
+    }
+
+
+def _allegro_model(h):
+    return {
+        "_target_": "allegro.model.AllegroModel",
+        "radial_chemical_embed": {
+            "_target_": "allegro.nn.TwoBodyBesselScalarEmbed",
+            "num_bessels": h["num_bessels"],
+            "bessel_trainable": False,
+            "polynomial_cutoff_p": h["polynomial_cutoff_p"],
+        },
+        "radial_chemical_embed_dim": h["num_scalar_features"],
+        "scalar_embed_mlp_hidden_layers_depth": 1,
+        "scalar_embed_mlp_hidden_layers_width": h["num_scalar_features"],
+        "scalar_embed_mlp_nonlinearity": "silu",
+        "l_max": h["l_max"],
+        "parity": h["parity"],
+        "num_layers": h["num_layers"],
+        "num_scalar_features": h["num_scalar_features"],
+        "num_tensor_features": h["num_tensor_features"],
+        "allegro_mlp_hidden_layers_depth": h["mlp_depth"],
+        "allegro_mlp_hidden_layers_width": h["mlp_width"],
+        "allegro_mlp_nonlinearity": "silu",
+        "tp_path_channel_coupling": True,
+        "readout_mlp_hidden_layers_depth": 1,
+        "readout_mlp_hidden_layers_width": h["num_scalar_features"],
+        "readout_mlp_nonlinearity": None,
+    }
+
+
+_ARCHITECTURES = {"nequip": (PAPER_NEQUIP, _nequip_model),
+                  "allegro": (PAPER_ALLEGRO, _allegro_model)}
+
+
+def training_config(train_file, val_file, test_file=None, architecture="nequip", seed=0,
+                    device="cpu", initial_checkpoint=None, **hyperparameters):
+    """Build a ``nequip-train`` configuration (a nested dict) with the paper's hyperparameters.
+
+    Parameters
+    ----------
+    train_file, val_file : str or path-like
+        extxyz files of labelled frames (energy in eV, forces in eV/Å, stress in eV/Å³), e.g.
+        written after :func:`aseml_zif.data.split_flat_histogram`.
+    test_file : str or path-like, optional
+        Held-out frames evaluated by ``nequip-train`` after training (``run: [train, test]``).
+    architecture : {"nequip", "allegro"}
+    seed : int
+        Seed of the data loader and of the weight initialisation.
+    device : {"cpu", "cuda"}
+        Lightning accelerator.
+    initial_checkpoint : path-like, optional
+        Start from the weights of this ``nequip-train`` checkpoint (nequip's
+        ``ModelFromCheckpoint``: fine-tuning, or another round of active learning); the
+        architecture is then the checkpoint's and ``r_max`` must match it.
+    **hyperparameters
+        Overrides of :data:`PAPER_NEQUIP` / :data:`PAPER_ALLEGRO`, e.g. ``r_max=5.0`` (Å),
+        ``l_max=1``, ``parity=True``, ``num_features=16``, ``max_epochs=5``,
+        ``energy_weight=1.0`` (per-atom energy MSE), ``stress_weight=1.0``, ``patience=50``.
+
+    Returns
+    -------
+    dict
+        Ready for :func:`write_config`.
+
+    Raises
+    ------
+    ConfigError
+        Unknown architecture or hyperparameter name.
+    """
+    if architecture not in _ARCHITECTURES:
+        raise ConfigError(f"unknown architecture {architecture!r}; use one of {sorted(_ARCHITECTURES)}")
+    defaults, model_builder = _ARCHITECTURES[architecture]
+    unknown = set(hyperparameters) - set(defaults)
+    if unknown:
+        raise ConfigError(f"unknown {architecture} hyperparameters {sorted(unknown)}; known: {sorted(defaults)}")
+    h = {**defaults, **hyperparameters}
+    if initial_checkpoint is not None:
+        model = {"_target_": "nequip.model.ModelFromCheckpoint",
+                 "checkpoint_path": str(Path(initial_checkpoint).resolve()),
+                 "compile_mode": "eager"}
+    else:
+        model = _new_model(model_builder(h), seed)
+    return _full_config(h, model, architecture, train_file, val_file, test_file, seed, device)
+
+
+def _new_model(architecture_block, seed):
+    return {
+        **architecture_block,
+        "seed": seed,
+        "model_dtype": "float32",
+        "type_names": "${model_type_names}",
+        "r_max": "${cutoff_radius}",
+        "avg_num_neighbors": "${training_data_stats:num_neighbors_mean}",
+        "per_type_energy_scales": "${training_data_stats:per_type_forces_rms}",
+        "per_type_energy_shifts": "${training_data_stats:per_atom_energy_mean}",
+        "per_type_energy_scales_trainable": False,
+        "per_type_energy_shifts_trainable": False,
+    }
+
+
+def _full_config(h, model, architecture, train_file, val_file, test_file, seed, device):
+    loader = {"_target_": "torch.utils.data.DataLoader", "batch_size": h["batch_size"]}
+    data = {
+        "_target_": "nequip.data.datamodule.ASEDataModule",
+        "seed": seed,
+        "train_file_path": str(Path(train_file).resolve()),
+        "val_file_path": str(Path(val_file).resolve()),
+        "transforms": [
+            {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
+             "model_type_names": "${model_type_names}",
+             "chemical_species_to_atom_type_map": "${list_to_identity_dict:${model_type_names}}"},
+            {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": "${cutoff_radius}"},
+        ],
+        "train_dataloader": {**loader, "shuffle": True},
+        "val_dataloader": loader,
+        "stats_manager": {"_target_": "nequip.data.CommonDataStatisticsManager",
+                          "type_names": "${model_type_names}",
+                          "dataloader_kwargs": {"batch_size": 8}},
+    }
+    run = ["train"]
+    if test_file is not None:
+        data["test_file_path"] = str(Path(test_file).resolve())
+        data["test_dataloader"] = loader
+        run.append("test")
+    metrics = {"_target_": "nequip.train.EnergyForceStressMetrics",
+               "coeffs": {"per_atom_energy_mae": 1.0, "forces_mae": 1.0,
+                          "stress_mae": 1.0 if h["stress_weight"] else None}}
+    monitored = "val0_epoch/weighted_sum"
+    return {
+        "run": run,
+        "cutoff_radius": float(h["r_max"]),
+        "model_type_names": list(TYPE_NAMES),
+        "monitored_metric": monitored,
+        "data": data,
+        "trainer": {
+            "_target_": "lightning.Trainer",
+            "accelerator": device,
+            "devices": 1,
+            "max_epochs": h["max_epochs"],
+            "check_val_every_n_epoch": 1,
+            "log_every_n_steps": 1,
+            "enable_progress_bar": False,
+            "logger": {"_target_": "lightning.pytorch.loggers.CSVLogger",
+                       "save_dir": "${hydra:runtime.output_dir}", "name": "csv"},
+            "callbacks": [
+                {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
+                 "monitor": monitored, "dirpath": "${hydra:runtime.output_dir}",
+                 "filename": "best", "save_last": True},
+                {"_target_": "lightning.pytorch.callbacks.EarlyStopping",
+                 "monitor": monitored, "patience": h["patience"], "min_delta": 0.0},
+            ],
+        },
+        "training_module": {
+            "_target_": "nequip.train.EMALightningModule",
+            "ema_decay": h["ema_decay"],
+            "loss": {"_target_": "nequip.train.EnergyForceStressLoss", "per_atom_energy": True,
+                     "coeffs": {"total_energy": float(h["energy_weight"]), "forces": 1.0,
+                                "stress": float(h["stress_weight"])}},
+            "val_metrics": metrics,
+            "train_metrics": metrics,
+            "test_metrics": metrics,
+            "optimizer": {"_target_": "torch.optim.Adam", "lr": h["learning_rate"],
+                          "amsgrad": architecture == "nequip"},
+            "model": model,
+        },
+        "global_options": {"allow_tf32": False},
+    }
+
+
+def write_config(config, path):
+    """Write a configuration dict to ``path`` as YAML (readable by ``nequip-train -cn``)."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path

@@ -1,0 +1,70 @@
+"""nequip-train configurations carry the paper's hyperparameters."""
+import pytest
+import yaml
+
+from aseml_zif.training import PAPER_NEQUIP, training_config, write_config
+from aseml_zif.training.config import ConfigError
+
+
+def test_paper_defaults(tmp_path):
+    cfg = training_config("train.xyz", "val.xyz", "test.xyz")
+    model = cfg["training_module"]["model"]
+    assert (model["num_layers"], model["num_features"], model["l_max"], model["parity"]) == (5, 32, 2, False)
+    assert cfg["cutoff_radius"] == 6.0 and model["r_max"] == "${cutoff_radius}"
+    assert cfg["model_type_names"] == ["H", "C", "N", "Zn"]
+    module = cfg["training_module"]
+    assert module["optimizer"]["lr"] == 0.005 and module["optimizer"]["amsgrad"] is True
+    assert module["loss"]["coeffs"] == {"total_energy": 1.0, "forces": 1.0, "stress": 0.0}
+    assert module["loss"]["per_atom_energy"] is True and module["ema_decay"] == 0.99
+    stop = cfg["trainer"]["callbacks"][1]
+    assert stop["patience"] == 50 and cfg["run"] == ["train", "test"]
+    assert cfg["data"]["train_file_path"].endswith("train.xyz")
+    back = yaml.safe_load(write_config(cfg, tmp_path / "c.yaml").read_text())
+    assert back == cfg
+
+
+def test_overrides_and_allegro():
+    cfg = training_config("a.xyz", "b.xyz", r_max=4.0, l_max=1, parity=True, stress_weight=1.0)
+    assert cfg["cutoff_radius"] == 4.0 and cfg["run"] == ["train"]
+    assert cfg["training_module"]["loss"]["coeffs"]["stress"] == 1.0
+    allegro = training_config("a.xyz", "b.xyz", architecture="allegro")
+    model = allegro["training_module"]["model"]
+    assert model["_target_"] == "allegro.model.AllegroModel" and model["num_layers"] == 2
+    assert allegro["training_module"]["optimizer"]["lr"] == 0.001
+    assert PAPER_NEQUIP["r_max"] == 6.0  # defaults are not mutated by overrides
+
+
+def test_unknown_settings():
+    with pytest.raises(ConfigError, match="num_featurs"):
+        training_config("a.xyz", "b.xyz", num_featurs=8)
+    with pytest.raises(ConfigError, match="mace"):
+        training_config("a.xyz", "b.xyz", architecture="mace")
+
+
+def test_continue_from_checkpoint(tmp_path):
+    ckpt = tmp_path / "round1.ckpt"
+    cfg = training_config("a.xyz", "b.xyz", initial_checkpoint=ckpt, r_max=4.0, energy_weight=10.0)
+    model = cfg["training_module"]["model"]
+    assert model == {"_target_": "nequip.model.ModelFromCheckpoint",
+                     "checkpoint_path": str(ckpt.resolve()), "compile_mode": "eager"}
+    assert cfg["cutoff_radius"] == 4.0
+    assert cfg["training_module"]["loss"]["coeffs"]["total_energy"] == 10.0
+
+
+def test_grid_runs_every_combination(tmp_path, monkeypatch):
+    from aseml_zif.training import runner
+
+    calls = []
+
+    def fake_train(config, directory, hyperparameters=None, env=None):
+        calls.append((config, directory, hyperparameters))
+        return directory
+
+    monkeypatch.setattr(runner, "train", fake_train)
+    runs = runner.run_grid("a.xyz", "b.xyz", tmp_path, {"r_max": [4.0, 6.0], "l_max": [1, 2]},
+                           max_epochs=3, progress=False)
+    assert [r.name for r in runs] == ["r_max4.0-l_max1", "r_max4.0-l_max2", "r_max6.0-l_max1",
+                                      "r_max6.0-l_max2"]
+    config, _, hyper = calls[3]
+    assert config["cutoff_radius"] == 6.0 and config["training_module"]["model"]["l_max"] == 2
+    assert config["trainer"]["max_epochs"] == 3 and hyper == {"max_epochs": 3, "r_max": 6.0, "l_max": 2}

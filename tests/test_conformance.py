@@ -158,18 +158,6 @@ class TestPaperModelCrystal(_PaperModel):
         return crystal_lmp
 
     @pytest.mark.slow
-    def test_translation_invariance(self, calculator, structure):
-        super().test_translation_invariance(calculator, structure)
-
-    @pytest.mark.slow
-    def test_rotation_covariance(self, calculator, structure):
-        super().test_rotation_covariance(calculator, structure)
-
-    @pytest.mark.slow
-    def test_permutation_invariance(self, calculator, structure):
-        super().test_permutation_invariance(calculator, structure)
-
-    @pytest.mark.slow
     def test_extensivity(self, paper_calc32, structure):
         """2176 atoms (8–11 GB): in float32, the precision of production runs."""
         super().test_extensivity(paper_calc32, structure)
@@ -192,18 +180,6 @@ class TestPaperModelGlass(_PaperModel):
     @pytest.mark.slow
     def test_stress_is_strain_derivative(self, calculator, structure):
         super().test_stress_is_strain_derivative(calculator, structure)
-
-    @pytest.mark.slow
-    def test_translation_invariance(self, calculator, structure):
-        super().test_translation_invariance(calculator, structure)
-
-    @pytest.mark.slow
-    def test_rotation_covariance(self, calculator, structure):
-        super().test_rotation_covariance(calculator, structure)
-
-    @pytest.mark.slow
-    def test_permutation_invariance(self, calculator, structure):
-        super().test_permutation_invariance(calculator, structure)
 
 
 @pytest.mark.paper_model

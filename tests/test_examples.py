@@ -76,8 +76,7 @@ def test_analyze_trajectory(tmp_path, glass_paths):
     assert any((tmp_path / "analysis_example").glob("*.png"))
 
 
-@pytest.mark.slow  # nequip-train start-up and labelling: minutes on 2 cores
-@pytest.mark.paper_model
+@pytest.mark.paper_model  # nequip-train start-up and labelling: ~2 min on 2 cores
 def test_train_tiny_model(tmp_path, paper_model_path):
     teacher = "demo" if demo_model_available() else str(paper_model_path)
     out = run_example("train_tiny_model.py", tmp_path, "--teacher", teacher)

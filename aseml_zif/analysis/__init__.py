@@ -4,7 +4,7 @@ Analysis objects follow freud's pattern: configure in ``__init__``, accumulate f
 ``compute(frames)``, read results from properties, ``plot(ax=None)``, ``to_dict()`` for JSON.
 ``frames`` is always one ``Atoms``, a list of them, or a trajectory path.
 """
-import importlib
+from .._lazy import lazy_exports
 
 # public name -> module that defines it (imported on first use)
 _EXPORTS = {
@@ -28,13 +28,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'aseml_zif.analysis' has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{module}", __name__), name)
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -2,7 +2,7 @@
 
 Public names are imported lazily so that ``import aseml_zif.data`` stays cheap.
 """
-import importlib
+from .._lazy import lazy_exports
 
 _EXPORTS = {
     "read_cp2k": "cp2k",
@@ -21,14 +21,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import aseml_zif
+from aseml_zif.calculator import read_model_metadata
 from aseml_zif.data import label, write_frames
-from aseml_zif.training import (TrainingError, evaluate, package, read_learning_curve, train,
-                                training_config)
+from aseml_zif.training import (TrainingError, evaluate, package, read_learning_curve, run_grid,
+                                train, training_config)
 
 N_TRAIN, N_VAL, N_TEST = 6, 1, 1
 TINY = dict(r_max=4.0, l_max=1, parity=True, num_layers=2, num_features=8, radial_mlp_depth=1,
@@ -66,3 +67,32 @@ def test_failed_training_reports_log(tmp_path):
     cfg = training_config(tmp_path / "missing.xyz", tmp_path / "missing.xyz", **TINY)
     with pytest.raises(TrainingError, match="nequip-train failed"):
         train(cfg, tmp_path / "run")
+
+
+TINY_ALLEGRO = dict(l_max=1, num_layers=1, num_scalar_features=8, num_tensor_features=4,
+                    mlp_width=16, mlp_depth=1, learning_rate=0.01, max_epochs=4, patience=50)
+
+
+@pytest.mark.paper_model
+def test_allegro_grid_through_nequip_train(teacher_frames, tmp_path):
+    """The generated Allegro config trains with the real ``nequip-train``, one run per grid point."""
+    parts = {"train": teacher_frames[:N_TRAIN], "val": teacher_frames[N_TRAIN:N_TRAIN + N_VAL]}
+    for name, frames in parts.items():
+        write_frames(frames, tmp_path / f"{name}.xyz")
+    runs = run_grid(tmp_path / "train.xyz", tmp_path / "val.xyz", tmp_path / "grid",
+                    {"r_max": [3.0, 4.0]}, architecture="allegro", progress=False,
+                    env={"OMP_NUM_THREADS": "1"}, seed=3, **TINY_ALLEGRO)
+    assert [r.directory.name for r in runs] == ["r_max3.0", "r_max4.0"]
+    test = teacher_frames[-1]
+    forces = []
+    for run, r_max in zip(runs, (3.0, 4.0)):
+        val = read_learning_curve(run.metrics_csv)["val0_epoch/forces_mae"]
+        val = val[np.isfinite(val)]
+        assert len(val) == TINY_ALLEGRO["max_epochs"] and val[-1] < val[0]
+        meta = read_model_metadata(run.best_checkpoint)
+        assert meta.r_max == r_max and list(meta.type_names) == ["H", "C", "N", "Zn"]
+        atoms = test.copy()
+        atoms.calc = aseml_zif.load_potential(run.best_checkpoint, device="cpu")
+        forces.append(atoms.get_forces())
+        assert np.isfinite(forces[-1]).all()
+    assert not np.allclose(forces[0], forces[1])  # two different models, not one run twice

@@ -66,6 +66,15 @@ STUDENT = dict(r_max=4.0, l_max=1, parity=True, num_layers=3, num_features=16,
                patience=30, energy_weight=10.0, stress_weight=1.0)
 
 
+def unlabelled_copy(atoms, source):
+    """A wrapped copy without calculator results or custom masses, tagged with ``source``."""
+    frame = atoms.copy()  # Atoms.copy leaves the calculator (the student's results) behind
+    frame.set_masses(None)
+    frame.info = {"source": source}
+    frame.wrap()
+    return frame
+
+
 def base_structures():
     """The shared thermal crystal, the experimental crystal and the ten ab initio glasses."""
     from aseml_zif.io import read_structure
@@ -177,12 +186,8 @@ def hot(model, output, temperatures=(600, 900, 1200, 1500), steps=300, every=75,
                   f"fmax={fmax:.1f} eV/Å, pairs<0.8 Å: {len(d)}", flush=True)
             if len(d):
                 break  # the student fell apart: keep what came before
-            frame = atoms.copy()
-            frame.calc = None
-            frame.set_masses(None)
-            frame.info = {"source": f"{name}_md{T}K_step{(block + 1) * every}"}
-            frame.wrap()
-            append_frame(frame, output)
+            append_frame(unlabelled_copy(atoms, f"{name}_md{T}K_step{(block + 1) * every}"),
+                         output)
 
 
 def pick(output, run_dirs, every=1, n_rattled=0, sigma=0.05, seed=11):
@@ -199,28 +204,20 @@ def pick(output, run_dirs, every=1, n_rattled=0, sigma=0.05, seed=11):
 
     rng = np.random.default_rng(seed)
     frames = []
-
-    def keep(atoms, source):
-        atoms = atoms.copy()
-        atoms.calc = None
-        atoms.set_masses(None)
-        atoms.info = {"source": source}
-        atoms.wrap()
-        frames.append(atoms)
-        return atoms
-
     for run in map(Path, run_dirs):
         trajectory = read(run / "md" / "trajectory.traj", ":")
         chosen = sorted(set(range(every - 1, len(trajectory), every)) | {len(trajectory) - 1})
-        for k in chosen:
-            keep(trajectory[k], f"{run.name}_step{trajectory[k].info.get('step')}")
+        frames += [unlabelled_copy(trajectory[k], f"{run.name}_step{trajectory[k].info['step']}")
+                   for k in chosen]
         snapshot = run / "md" / "watchdog_snapshot.traj"
         if snapshot.exists():
-            broken = keep(read(snapshot), f"{run.name}_watchdog")
+            broken = unlabelled_copy(read(snapshot), f"{run.name}_watchdog")
+            frames.append(broken)
             for k in range(n_rattled):
-                copy = keep(broken, f"{run.name}_watchdog_rattle{k}")
+                copy = unlabelled_copy(broken, f"{run.name}_watchdog_rattle{k}")
                 copy.positions += rng.normal(0.0, sigma, copy.positions.shape)
                 copy.wrap()
+                frames.append(copy)
     print(f"{len(frames)} frames", flush=True)
     write_frames(frames, output)
 

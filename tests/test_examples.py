@@ -46,6 +46,45 @@ def test_every_example_is_tested():
     assert {p.name for p in EXAMPLES.glob("*.py")} - NOT_SMOKE_TESTED <= tested
 
 
+def test_demo_model_pick_stage(tmp_path):
+    """The active-learning ``pick`` stage of make_demo_model.py: every n-th saved frame and the
+    last, the watchdog snapshot and rattled copies of it, stripped of the student's results."""
+    import numpy as np
+    from ase.build import bulk
+    from ase.calculators.emt import EMT
+    from ase.io import Trajectory, read
+
+    run = tmp_path / "run1500"
+    (run / "md").mkdir(parents=True)
+    base = bulk("Cu", cubic=True) * (2, 2, 2)
+    with Trajectory(run / "md" / "trajectory.traj", "w") as traj:
+        for step in range(5):
+            atoms = base.copy()
+            atoms.positions += 0.02 * step
+            atoms.set_masses(np.full(len(atoms), 100.0))
+            atoms.info = {"step": 60 * step}
+            atoms.calc = EMT()
+            atoms.get_forces()
+            traj.write(atoms)
+    snapshot = base.copy()
+    snapshot.positions[0] += 0.3
+    Trajectory(run / "md" / "watchdog_snapshot.traj", "w").write(snapshot)
+    subprocess.run([sys.executable, str(EXAMPLES / "make_demo_model.py"), "pick", "out.xyz",
+                    str(run), "--every", "2", "--rattled", "2"], cwd=tmp_path, check=True,
+                   capture_output=True)
+    frames = read(tmp_path / "out.xyz", ":")
+    assert [f.info["source"] for f in frames] == [
+        "run1500_step60", "run1500_step180", "run1500_step240", "run1500_watchdog",
+        "run1500_watchdog_rattle0", "run1500_watchdog_rattle1"]
+    assert all(f.calc is None for f in frames)  # nothing of the student's is passed on as a label
+    assert np.allclose(frames[0].get_masses(), base.get_masses())
+    assert np.allclose(frames[3].positions, snapshot.positions)
+    for rattled in frames[4:]:
+        rms = np.sqrt(((rattled.get_distances(0, range(len(rattled)), mic=True)
+                        - snapshot.get_distances(0, range(len(snapshot)), mic=True)) ** 2).mean())
+        assert 0.02 < rms < 0.15  # σ = 0.05 Å per component
+
+
 def test_flat_histogram_split(tmp_path):
     """Flat-histogram training sets cover the energy range better than random ones: on a set of
     many cold and few hot frames their energy spread is larger."""

@@ -11,14 +11,14 @@ otherwise idle machine; threads fighting over busy cores made training ~10x slow
     python make_demo_model.py frames0 round0_input.xyz                  # 72 frames
     python make_demo_model.py label round0_input.xyz round0_labelled.xyz
     python make_demo_model.py train v1 25 round0_labelled.xyz            # stopped at epoch 13
-    python make_demo_model.py hot v1/run/best.ckpt hot1_input.xyz \
+    python make_demo_model.py hot v1/run/best.ckpt hot1_input.xyz \\
         --temperatures 600 --steps 300 --every 75                        # stopped after 2 frames
-    python make_demo_model.py hot v1/run/best.ckpt hot1_input.xyz \
+    python make_demo_model.py hot v1/run/best.ckpt hot1_input.xyz \\
         --temperatures 900 1200 1500 --steps 150 --every 50
     python make_demo_model.py label hot1_input.xyz hot1_labelled.xyz
-    python make_demo_model.py train v2 12 round0_labelled.xyz hot1_labelled.xyz \
+    python make_demo_model.py train v2 12 round0_labelled.xyz hot1_labelled.xyz \\
         --init v1/run/best.ckpt --seen v1/train.xyz
-    python make_demo_model.py train v3 25 round0_labelled.xyz hot1_labelled.xyz \
+    python make_demo_model.py train v3 25 round0_labelled.xyz hot1_labelled.xyz \\
         --init v2/run/best.ckpt --seen v1/train.xyz --learning-rate 0.005
     # rounds 2-4: the student's own 6000-step melt-quench (aseml-zif demo), labelled by the
     # teacher, including the watchdog snapshot where the student broke a linker
@@ -28,18 +28,18 @@ otherwise idle machine; threads fighting over busy cores made training ~10x slow
     python make_demo_model.py pick a_input.xyz d1500                     # 39 frames
     python make_demo_model.py pick b_input.xyz d1200 --every 2           # 51 frames
     python make_demo_model.py label a_input.xyz a_labelled.xyz            # (and b)
-    python make_demo_model.py train v4 20 round0_labelled.xyz hot1_labelled.xyz \
-        a_labelled.xyz b_labelled.xyz --init v3/run/best.ckpt --seen v3/train.xyz \
+    python make_demo_model.py train v4 20 round0_labelled.xyz hot1_labelled.xyz \\
+        a_labelled.xyz b_labelled.xyz --init v3/run/best.ckpt --seen v3/train.xyz \\
         --learning-rate 0.005
     # v4 (packaged likewise): e1500 (seed 1) broke at step 2820, e1200 (seed 2) at step 3090
     python make_demo_model.py pick c_input.xyz e1500 --rattled 3         # 51 frames
     python make_demo_model.py pick d_input.xyz e1200 --rattled 3         # 56 frames
-    python make_demo_model.py train v5 40 ... c_labelled.xyz d_labelled.xyz \
+    python make_demo_model.py train v5 40 ... c_labelled.xyz d_labelled.xyz \\
         --init v4/run/best.ckpt --seen v4/train.xyz --learning-rate 0.005
     # v5: f1500 (seed 1) and f1200 (seed 2) ran through; f1500s3 (seed 3) broke at step 2520
     python make_demo_model.py pick g_input.xyz f1500 f1200 --every 10    # 22 frames
     python make_demo_model.py pick h_input.xyz f1500s3 --rattled 3       # 46 frames
-    python make_demo_model.py train v6 30 ... g_labelled.xyz h_labelled.xyz \
+    python make_demo_model.py train v6 30 ... g_labelled.xyz h_labelled.xyz \\
         --init v5/run/best.ckpt --seen v5/train.xyz --learning-rate 0.005
     python make_demo_model.py deploy v6 ../data/demo_model/zif4_demo.nequip.zip
 

@@ -10,7 +10,48 @@ from vesin import NeighborList
 
 from .errors import StructureError
 
-__all__ = ["neighbor_list"]
+__all__ = ["neighbor_list", "check_finite", "atom_labels"]
+
+
+def atom_labels(atoms, indices, limit=8):
+    """Name atoms for a message: ``"Cu3, O7 and 5 more"`` (symbol and 0-based index).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Structure the indices refer to.
+    indices : sequence of int
+        Atoms to name.
+    limit : int
+        Name at most this many; the rest are counted.
+    """
+    symbols = atoms.get_chemical_symbols()
+    indices = [int(i) for i in indices]
+    names = ", ".join(f"{symbols[i]}{i}" for i in indices[:limit])
+    more = len(indices) - limit
+    return names + (f" and {more} more" if more > 0 else "")
+
+
+def check_finite(atoms):
+    """Raise :class:`~aseml_zif.errors.StructureError` on NaN or infinite coordinates.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        Structure whose positions (Å) and, when periodic, cell vectors (Å) are checked.
+
+    Raises
+    ------
+    StructureError
+        Naming the atoms with a non-finite position (symbol and 0-based index), or the cell.
+    """
+    bad = np.flatnonzero(~np.isfinite(np.asarray(atoms.positions, dtype=float)).all(axis=1))
+    if bad.size:
+        raise StructureError(
+            f"non-finite position of {bad.size} atom(s) (of {len(atoms)}): {atom_labels(atoms, bad)}"
+        )
+    if np.any(atoms.pbc) and not np.isfinite(atoms.cell[:]).all():
+        raise StructureError(f"non-finite cell vectors: {atoms.cell[:].tolist()}")
 
 
 def neighbor_list(atoms, cutoff, quantities="ijSd"):
@@ -31,7 +72,14 @@ def neighbor_list(atoms, cutoff, quantities="ijSd"):
     -------
     tuple of numpy.ndarray
         One array per requested letter.
+
+    Raises
+    ------
+    StructureError
+        Mixed periodicity, a zero-volume periodic cell, or non-finite positions or cell
+        (the message names the atoms).
     """
+    check_finite(atoms)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any() and not pbc.all():
         raise StructureError("mixed periodicity is not supported: use pbc=True or pbc=False")

@@ -1,4 +1,6 @@
-"""The MD watchdog: a linker pulled apart, atoms collapsing, NaN forces, runaway heating."""
+"""The MD watchdog (a linker pulled apart, atoms collapsing, runaway heating) and the checks of
+every step (non-finite positions or model outputs, a failing model), which stop a run the same
+way: a snapshot of the failed step, the last good checkpoint kept, a rerun resumes."""
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -7,7 +9,7 @@ from ase.calculators.emt import EMT
 from ase.io import read
 
 from aseml_zif.analysis import find_linkers
-from aseml_zif.errors import AsemlZifError
+from aseml_zif.errors import AsemlZifError, ModelError, StructureError
 from aseml_zif.md import RUN_FILES, Stage, Watchdog, WatchdogError, run
 from aseml_zif.md.checkpoint import read_checkpoint
 from aseml_zif.structures import zif4_crystal
@@ -78,7 +80,7 @@ def test_linker_torn_apart_stops_the_run_with_a_clear_message(tmp_path):
 
 
 class NaNAfter(EMT):
-    """EMT whose forces become NaN from its ``n``-th evaluation on."""
+    """EMT whose force on atom 5 becomes NaN from its ``n``-th evaluation on."""
 
     def __init__(self, n):
         super().__init__()
@@ -88,14 +90,71 @@ class NaNAfter(EMT):
         super().calculate(*args, **kwargs)
         self.calls += 1
         if self.calls >= self.n:
-            self.results["forces"] = np.full_like(self.results["forces"], np.nan)
+            self.results["forces"][5] = np.nan
 
 
-def test_nan_forces_stop_the_run(tmp_path):
-    atoms = bulk("Cu", cubic=True).repeat((2, 2, 2))
-    with pytest.raises(WatchdogError, match="non-finite values in .*forces"):
-        run(atoms, NaNAfter(8), [Stage("nvt", 0.05, 300)], tmp_path, timestep_fs=1.0,
-            watchdog=Watchdog(every=5), seed=0, progress=False)
+class FailingEMT(EMT):
+    """EMT that raises ``error`` on its ``n``-th evaluation, as a model raising ModelError."""
+
+    def __init__(self, n, error):
+        super().__init__()
+        self.calls, self.n, self.error = 0, n, error
+
+    def calculate(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.n:
+            raise self.error("model exploded")
+        super().calculate(*args, **kwargs)
+
+
+NVT = [Stage("nvt", 0.05, 300)]
+STEPS = dict(timestep_fs=1.0, save_every=4, checkpoint_every=10, seed=0, progress=False)
+
+
+def _copper():
+    return bulk("Cu", cubic=True).repeat((2, 2, 2))
+
+
+def test_nan_forces_stop_the_run_and_a_rerun_resumes_from_the_last_checkpoint(tmp_path):
+    workdir = tmp_path / "run"
+    with pytest.raises(ModelError) as info:  # the check does not depend on the watchdog
+        run(_copper(), NaNAfter(25), NVT, workdir, watchdog=False, **STEPS)
+    snap = read(workdir / RUN_FILES["snapshot"])
+    step = snap.info["step"]
+    message = str(info.value)
+    assert f"at step {step} (t = {step:.1f} fs, stage 'nvt'" in message
+    assert "non-finite forces on 1 atom(s): Cu5" in message and "Snapshot:" in message
+    assert np.isnan(snap.get_forces()[5]).all() and np.isfinite(snap.get_forces()[:5]).all()
+    assert np.isfinite(snap.positions).all()  # stopped before NaN reached the positions
+    assert snap.info["error"] in message
+    checkpoint_step = read_checkpoint(workdir / RUN_FILES["checkpoint"])[1]["step"]
+    assert 0 < checkpoint_step < step and checkpoint_step % 10 == 0
+    # rerun with the model fixed: resumes at the checkpoint and ends as an uninterrupted run
+    final = run(_copper(), NaNAfter(10**9), NVT, workdir, watchdog=False, **STEPS)
+    reference = run(_copper(), NaNAfter(10**9), NVT, tmp_path / "ref", watchdog=False, **STEPS)
+    frames = read(workdir / RUN_FILES["trajectory"], ":")
+    assert [f.info["step"] for f in frames] == list(range(0, 50, 4)) + [50]
+    np.testing.assert_allclose(final.positions, reference.positions, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("error", [ModelError, StructureError])
+def test_model_raising_mid_run_leaves_a_snapshot_and_the_checkpoint(tmp_path, error):
+    with pytest.raises(error) as info:
+        run(_copper(), FailingEMT(30, error), NVT, tmp_path, **STEPS)
+    snap = read(tmp_path / RUN_FILES["snapshot"])
+    step = snap.info["step"]
+    assert str(info.value).startswith(f"at step {step} (t = ")
+    assert "model exploded. Snapshot: " in str(info.value)
+    assert "last good checkpoint kept" in str(info.value)
+    assert read_checkpoint(tmp_path / RUN_FILES["checkpoint"])[1]["step"] < step
+
+
+def test_nan_input_position_is_refused_naming_the_atom(tmp_path):
+    atoms = _copper()
+    atoms.positions[7, 2] = np.nan
+    with pytest.raises(StructureError, match=r"non-finite position of 1 atom\(s\) \(of 32\): Cu7"):
+        run(atoms, EMT(), NVT, tmp_path / "run", **STEPS)
+    assert not (tmp_path / "run").exists()
 
 
 def test_collapsed_atoms_and_runaway_temperature_are_reported():

@@ -78,7 +78,8 @@ def run_protocol(atoms, calculator, stages, workdir, args):
     workdir = output_dir(workdir)
     final = run(atoms, calculator, stages, workdir, timestep_fs=args.timestep_fs,
                 save_every=args.save_every, checkpoint_every=args.checkpoint_every,
-                watchdog=not args.no_watchdog, seed=args.seed)
+                watchdog=not args.no_watchdog, seed=args.seed,
+                allow_other_potential=getattr(args, "allow_other_potential", False))
     write(workdir / "final.extxyz", final)
     thermo = read_thermo(workdir / RUN_FILES["thermo"])
     results = {
@@ -108,8 +109,12 @@ def add_run_arguments(parser, workdir):
     parser.add_argument("--checkpoint-every", type=int, default=1000,
                         help="steps between checkpoints (default: 1000)")
     parser.add_argument("--no-watchdog", action="store_true",
-                        help="do not stop on broken linkers, overlapping atoms, NaN or runaway T")
+                        help="do not stop on broken linkers, overlapping atoms or runaway T (NaN "
+                        "positions or model outputs always stop the run)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the initial velocities")
+    parser.add_argument("--allow-other-potential", action="store_true",
+                        help="resume a --workdir run made with another potential (its run.json "
+                        "records which); without it that is an error")
 
 
 def _md(args):

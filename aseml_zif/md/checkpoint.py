@@ -1,8 +1,8 @@
-"""Atomic, durable checkpoint files (``.npz`` arrays + JSON metadata).
+"""Atomic, durable checkpoint files (``.npz`` arrays + JSON metadata) and run settings (JSON).
 
-A checkpoint is written to a temporary file in the same directory, flushed and fsync'ed, then
-renamed over the previous one (``os.replace`` is atomic on POSIX), and the directory entry is
-fsync'ed: a process killed at any moment leaves either the old or the new checkpoint, whole.
+A checkpoint (or ``run.json``) is written to a temporary file in the same directory, flushed
+and fsync'ed, then renamed over the previous one (``os.replace`` is atomic on POSIX), and the
+directory entry is fsync'ed: a process killed at any moment leaves the old or the new file, whole.
 """
 import json
 import os
@@ -12,7 +12,14 @@ import numpy as np
 
 from ..errors import AsemlZifError
 
-__all__ = ["CheckpointError", "write_checkpoint", "read_checkpoint", "fsync_directory"]
+__all__ = [
+    "CheckpointError",
+    "write_checkpoint",
+    "read_checkpoint",
+    "write_json",
+    "read_json",
+    "fsync_directory",
+]
 
 _META = "__meta_json__"
 
@@ -30,18 +37,40 @@ def fsync_directory(directory):
         os.close(fd)
 
 
-def write_checkpoint(path, arrays, meta):
-    """Atomically write ``arrays`` (name -> array) and JSON-serialisable ``meta`` to ``path``."""
+def _write_atomically(path, write):
+    """Fill a temporary file with ``write(fh)``, fsync it and rename it over ``path``."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    payload = {name: np.asarray(value) for name, value in arrays.items()}
-    payload[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
     with open(tmp, "wb") as fh:
-        np.savez(fh, **payload)
+        write(fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     fsync_directory(path.parent)
+
+
+def write_checkpoint(path, arrays, meta):
+    """Atomically write ``arrays`` (name -> array) and JSON-serialisable ``meta`` to ``path``."""
+    payload = {name: np.asarray(value) for name, value in arrays.items()}
+    payload[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    _write_atomically(path, lambda fh: np.savez(fh, **payload))
+
+
+def write_json(path, data):
+    """Atomically write ``data`` as indented JSON to ``path`` (the run's ``run.json``)."""
+    text = json.dumps(data, indent=1).encode()
+    _write_atomically(path, lambda fh: fh.write(text))
+
+
+def read_json(path):
+    """Return the JSON content of ``path``, or ``None`` if there is none."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{path}: unreadable run settings ({type(exc).__name__}: {exc})") from exc
 
 
 def read_checkpoint(path):

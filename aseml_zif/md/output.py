@@ -33,15 +33,27 @@ THERMO_COLUMNS = (
 )
 
 
-def snapshot(atoms, info):
+def snapshot(atoms, info, evaluate=True):
     """Copy of ``atoms`` with its calculator results frozen and ``info`` as ``atoms.info``.
 
-    ``stress`` is requested from the calculator when it implements it (a calculator that
-    computes everything in one call, as aseml_zif's does, returns it from its cache).
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        State with a calculator (or none).
+    info : dict
+        Stored as the copy's ``info``.
+    evaluate : bool
+        Request ``stress`` from the calculator when it lists it (a calculator that computes
+        everything in one call, as aseml_zif's does, returns it from its cache; a model without
+        a stress output gives none). ``False`` freezes only the results the calculator holds:
+        the snapshot of a step on which the model failed.
     """
     calc = atoms.calc
-    if calc is not None and "stress" in getattr(calc, "implemented_properties", ()):
-        atoms.get_stress()
+    if evaluate and calc is not None and "stress" in getattr(calc, "implemented_properties", ()):
+        try:
+            atoms.get_stress()
+        except NotImplementedError:  # PropertyNotImplementedError: listed, but not computed
+            pass
     results = {}
     if calc is not None:
         results = {k: calc.results[k] for k in FRAME_PROPERTIES if k in calc.results}

@@ -1,8 +1,9 @@
 """Restartable MD runs: ``run(atoms, calculator, stages, workdir)``.
 
-Layout of ``workdir``: ``run.json`` (settings and seed, written once), ``trajectory.traj``
+Layout of ``workdir``: ``run.json`` (settings, seed and potential), ``trajectory.traj``
 (saved frames, ``ase gui`` reads it), ``thermo.csv`` (thermodynamics), ``checkpoint.npz``
-(state to resume from), and on a watchdog stop ``watchdog_snapshot.traj``.
+(state to resume from), and, when a run is stopped by the watchdog, by non-finite numbers or
+by a failing model, ``watchdog_snapshot.traj`` (the state at the failed step).
 """
 import json
 import secrets
@@ -14,10 +15,12 @@ from ase import units
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from tqdm.auto import tqdm
 
-from ..errors import StructureError
+from ..errors import ModelError, StructureError
+from ..neighbors import atom_labels, check_finite
 from . import integrators
-from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .checkpoint import CheckpointError, read_checkpoint, read_json, write_checkpoint, write_json
 from .output import FrameWriter, ThermoLog, snapshot
+from .potential import check_resumed_potential, describe_potential, require_stress
 from .schedule import Schedule
 from .stages import StageError
 from .watchdog import Watchdog, WatchdogError
@@ -45,6 +48,7 @@ def run(
     log_every=None,
     seed=None,
     progress=True,
+    allow_other_potential=False,
 ):
     """Run an MD protocol; calling it again on the same ``workdir`` resumes it.
 
@@ -55,7 +59,9 @@ def run(
         Maxwell–Boltzmann distribution at the first stage's start temperature (zero total
         momentum). On resume only its symbols are checked; the state comes from the checkpoint.
     calculator : ase.calculators.calculator.Calculator
-        Any ASE calculator (e.g. :func:`aseml_zif.load_potential`).
+        Any ASE calculator (e.g. :func:`aseml_zif.load_potential`); recorded in ``run.json``
+        (model file, SHA-256, format, type names, r_max, dtype; or the calculator's class).
+        Without stress (``implemented_properties``) only NVT stages run; pressure is NaN.
     stages : sequence of Stage
         The protocol, e.g. :func:`aseml_zif.md.melt_quench`.
     workdir : path-like
@@ -75,6 +81,9 @@ def run(
         in ``run.json`` when omitted.
     progress : bool
         Show a tqdm progress bar with T (K), E (eV) and P (GPa).
+    allow_other_potential : bool
+        Resume a run made with another potential than ``calculator`` (with a warning; the
+        earlier potential stays listed in ``run.json``) instead of raising CheckpointError.
 
     Returns
     -------
@@ -85,8 +94,14 @@ def run(
     ------
     WatchdogError
         A watchdog check failed (the last good checkpoint is kept).
+    ModelError
+        The potential failed or returned non-finite energy, forces or stress (the message names
+        the step and the atoms; a snapshot is written and the last good checkpoint kept), or
+        it has no stress output and a stage needs it (raised before any step).
+    StructureError
+        Non-finite positions or cell, in the input or during the run (as for ModelError).
     CheckpointError
-        ``workdir`` holds a different run or damaged files.
+        ``workdir`` holds a different run (other settings or potential) or damaged files.
     """
     schedule = Schedule(stages, timestep_fs)
     schedule.warn_if_too_hot()
@@ -97,15 +112,19 @@ def run(
             raise StageError(f"{name} must be a positive integer, got {value}")
     if watchdog is True:
         watchdog = Watchdog()
+    if len(atoms) == 0:
+        raise StructureError("cannot run MD on an empty structure")
+    check_finite(atoms)
+    potential = describe_potential(calculator)
+    require_stress(calculator, schedule.stages, potential)
     runner = _Runner(atoms, calculator, schedule, Path(workdir), intervals, watchdog or None,
-                     seed, progress)
+                     seed, progress, (potential, allow_other_potential))
     return runner.execute()
 
 
 class _Runner:
-    def __init__(self, atoms, calculator, schedule, workdir, intervals, watchdog, seed, progress):
-        if len(atoms) == 0:
-            raise StructureError("cannot run MD on an empty structure")
+    def __init__(self, atoms, calculator, schedule, workdir, intervals, watchdog, seed, progress,
+                 potential):
         self.schedule = schedule
         self.workdir = workdir
         self.every = intervals
@@ -114,7 +133,7 @@ class _Runner:
         workdir.mkdir(parents=True, exist_ok=True)
         self.atoms = atoms.copy()
         self.atoms.calc = calculator
-        self.settings = self._settings(atoms, intervals, seed)
+        self.settings = self._settings(atoms, intervals, seed, *potential)
         self.rng = np.random.default_rng(self.settings["seed"])
         self.dyn = None
         self.dyn_group = None
@@ -125,7 +144,7 @@ class _Runner:
     def _path(self, key):
         return self.workdir / RUN_FILES[key]
 
-    def _settings(self, atoms, intervals, seed):
+    def _settings(self, atoms, intervals, seed, potential, allow_other_potential):
         settings = {
             "stages": [s.to_dict() for s in self.schedule.stages],
             "timestep_fs": self.schedule.timestep_fs,
@@ -133,8 +152,8 @@ class _Runner:
             "symbols": atoms.get_chemical_formula(mode="all"),
         }
         path = self._path("settings")
-        if path.exists():
-            stored = json.loads(path.read_text())
+        stored = read_json(path)
+        if stored is not None:
             for key, value in settings.items():
                 if json.loads(json.dumps(value)) != stored.get(key):
                     raise CheckpointError(
@@ -143,9 +162,13 @@ class _Runner:
                     )
             if seed is not None and seed != stored["seed"]:
                 raise CheckpointError(f"{self.workdir}: run seed is {stored['seed']}, not {seed}")
-            return stored
+            updated = check_resumed_potential(stored, potential, allow_other_potential, self.workdir)
+            if updated is not None:
+                write_json(path, updated)
+            return updated or stored
         settings["seed"] = int(secrets.randbits(63)) if seed is None else int(seed)
-        path.write_text(json.dumps(settings, indent=1))
+        settings["potential"] = potential
+        write_json(path, settings)
         return settings
 
     # ----------------------------------------------------------------- start / resume
@@ -178,6 +201,7 @@ class _Runner:
         self.frames = FrameWriter(self._path("trajectory"))
         self.thermo = ThermoLog(self._path("thermo"))
         self._integrator_for(1)
+        self._check_finite()
         if self.watchdog:
             self._watch()
         self._record()
@@ -208,15 +232,41 @@ class _Runner:
             with tqdm(total=total, initial=self.step, unit="step", disable=not self.progress,
                       desc=f"MD {self.workdir.name}", dynamic_ncols=True) as self.bar:
                 while self.step < total:
-                    self._integrator_for(self.step + 1).step()
-                    self.step += 1
-                    self._after_step()
+                    self._advance()
                     self.bar.update(1)
         finally:
             for output in (self.frames, self.thermo):
                 if output is not None:
                     output.close()
         return self.atoms
+
+    def _advance(self):
+        """One MD step and its outputs. A model failure (ModelError) or non-finite numbers
+        (StructureError, ModelError) stop the run as the watchdog does: with a snapshot of the
+        failed step, the last good checkpoint kept, and the step and atoms named."""
+        try:
+            dyn = self._integrator_for(self.step + 1)
+            self.step += 1
+            dyn.step()
+            self._check_finite()
+            self._after_step()
+        except (ModelError, StructureError) as exc:
+            kind = ModelError if isinstance(exc, ModelError) else StructureError
+            message = f"at {self._where()}: {exc}"
+            raise kind(f"{message}. {self._leave_snapshot('error', message, evaluate=False)}") from exc
+
+    def _check_finite(self):
+        """Raise on non-finite positions or cell (StructureError) or model outputs (ModelError)."""
+        check_finite(self.atoms)
+        results = getattr(self.atoms.calc, "results", {})
+        if "forces" in results:
+            bad = np.flatnonzero(~np.isfinite(results["forces"]).all(axis=1))
+            if bad.size:
+                raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "
+                                 f"{atom_labels(self.atoms, bad)}")
+        for name in ("energy", "stress"):
+            if name in results and not np.isfinite(results[name]).all():
+                raise ModelError(f"the potential returned a non-finite {name}: {results[name]}")
 
     def _due(self, every):
         return self.step % every == 0 or self.step == self.schedule.total_steps
@@ -235,30 +285,36 @@ class _Runner:
         if not problems:
             self.logged_kinds = set()
             return
-        temperature = self.atoms.get_temperature()
-        stage = self.schedule.stages[self.schedule.stage_index(self.step)].label
-        message = (
-            f"watchdog at step {self.step} (t = {self.step * self.schedule.timestep_fs:.1f} fs, "
-            f"stage {stage!r}, T = {temperature:.0f} K, target {target:.0f} K): "
-            + " | ".join(problems)
-        )
+        message = f"watchdog at {self._where()}: " + " | ".join(problems)
         if self.watchdog.action == "log":
             # warn once per kind of problem while it lasts, and for every newly broken linker
             kinds = {p.split(":")[0] for p in problems}
             if kinds - self.logged_kinds or broken > self.known_broken:
-                warnings.warn(message, stacklevel=4)
+                warnings.warn(message, stacklevel=6)  # the caller of run()
             self.logged_kinds, self.known_broken = kinds, broken
             return
-        writer = FrameWriter(self._path("snapshot"))
-        writer.write(snapshot(self.atoms, {**self._info(), "watchdog": message}))
-        writer.close()
         raise WatchdogError(
-            f"{message}. Snapshot: {self._path('snapshot')}; last good checkpoint kept in "
-            f"{self._path('checkpoint')}",
+            f"{message}. {self._leave_snapshot('watchdog', message)}",
             self.step,
-            temperature,
+            self.atoms.get_temperature(),
             problems,
         )
+
+    def _where(self):
+        """``"step 12 (t = 6.0 fs, stage 'heat', T = 310 K, target 305 K)"``."""
+        stage = self.schedule.stages[self.schedule.stage_index(self.step)].label
+        return (f"step {self.step} (t = {self.step * self.schedule.timestep_fs:.1f} fs, "
+                f"stage {stage!r}, T = {self.atoms.get_temperature():.0f} K, "
+                f"target {self.schedule.target_temperature(self.step):.0f} K)")
+
+    def _leave_snapshot(self, key, message, evaluate=True):
+        """Write the current state to the snapshot file (``message`` in ``info[key]``); return
+        the sentence that says where it is and that the last good checkpoint is kept."""
+        writer = FrameWriter(self._path("snapshot"))
+        writer.write(snapshot(self.atoms, {**self._info(), key: message}, evaluate=evaluate))
+        writer.close()
+        return (f"Snapshot: {self._path('snapshot')}; last good checkpoint kept in "
+                f"{self._path('checkpoint')}")
 
     # ----------------------------------------------------------------- outputs
     def _info(self):

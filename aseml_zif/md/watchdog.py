@@ -1,7 +1,9 @@
-"""Live sanity checks of an MD run: broken linkers, atom collisions, NaN/inf, runaway heating.
+"""Live sanity checks of an MD run: broken linkers, atom collisions, runaway heating.
 
 Castel et al. (2024) found that Allegro potentials break imidazolate linkers above ~1300 K; the
 watchdog makes such failures visible at the step they happen instead of after the run.
+Non-finite positions and model outputs are checked by :func:`aseml_zif.md.run` at every step,
+watchdog or not.
 """
 from dataclasses import dataclass
 
@@ -91,16 +93,6 @@ class Watchdog:
             Broken linkers already reported (in ``action="log"`` mode); only more are a problem.
         """
         problems = []
-        arrays = {
-            "positions": atoms.positions,
-            "momenta": atoms.get_momenta(),
-            "forces": atoms.calc.results.get("forces", np.zeros(1)),
-            "energy": np.atleast_1d(atoms.calc.results.get("energy", 0.0)),
-            "cell": atoms.cell[:],
-        }
-        bad = [name for name, value in arrays.items() if not np.all(np.isfinite(value))]
-        if bad:
-            return [f"non-finite values in {', '.join(bad)}"], known_broken
         temperature = atoms.get_temperature()
         limit = max(self.max_temperature_ratio * target_temperature_K,
                     target_temperature_K + self.runaway_margin_K)

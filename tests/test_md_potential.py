@@ -1,0 +1,158 @@
+"""The run knows its potential: ``run.json`` records it (atomically), a resume with another
+potential is refused unless asked for, and constant-pressure stages need a potential with stress."""
+import hashlib
+import json
+import os
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from ase.build import bulk
+from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
+
+from aseml_zif.errors import ModelError
+from aseml_zif.md import RUN_FILES, CheckpointError, Stage, run
+from aseml_zif.md.checkpoint import read_checkpoint
+
+STAGES = [Stage("nvt", 0.030, 300)]
+SETTINGS = dict(timestep_fs=1.0, save_every=5, checkpoint_every=10, seed=1, progress=False)
+
+
+def _copper():
+    return bulk("Cu", cubic=True).repeat((2, 2, 2))
+
+
+def _settings(workdir):
+    return json.loads((workdir / RUN_FILES["settings"]).read_text())
+
+
+class ModelFileEMT(EMT):
+    """EMT posing as a deployed model: a ``metadata`` like DeployedModelCalculator's."""
+
+    def __init__(self, path, r_max=6.0):
+        super().__init__()
+        self.metadata = SimpleNamespace(path=path, format="legacy-torchscript",
+                                        type_names=("H", "C", "N", "Zn"), r_max=r_max,
+                                        dtype="float32")
+
+
+class CrashingEMT(EMT):
+    """EMT that raises on its ``crash_at``-th evaluation (a crash between checkpoints)."""
+
+    def __init__(self, crash_at):
+        super().__init__()
+        self.calls, self.crash_at = 0, crash_at
+
+    def calculate(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.crash_at:
+            raise RuntimeError("simulated crash")
+        super().calculate(*args, **kwargs)
+
+
+def test_run_json_records_a_plain_calculator_by_class(tmp_path):
+    run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)
+    assert _settings(tmp_path)["potential"] == {"calculator": "EMT"}
+
+
+def test_run_json_records_a_model_file_and_its_hash(tmp_path):
+    model = tmp_path / "model.pth"
+    model.write_bytes(b"weights v1")
+    run(_copper(), ModelFileEMT(model), STAGES, tmp_path / "run", **SETTINGS)
+    assert _settings(tmp_path / "run")["potential"] == {
+        "calculator": "ModelFileEMT",
+        "file": str(model.resolve()),
+        "sha256": hashlib.sha256(b"weights v1").hexdigest(),
+        "format": "legacy-torchscript",
+        "type_names": ["H", "C", "N", "Zn"],
+        "r_max": 6.0,
+        "dtype": "float32",
+    }
+    # the same file moved elsewhere is the same potential; other content under the same name is not
+    moved = tmp_path / "elsewhere" / "model.pth"
+    moved.parent.mkdir()
+    model.rename(moved)
+    run(_copper(), ModelFileEMT(moved), STAGES, tmp_path / "run", **SETTINGS)
+    moved.write_bytes(b"weights v2")
+    with pytest.raises(CheckpointError) as info:
+        run(_copper(), ModelFileEMT(moved), STAGES, tmp_path / "run", **SETTINGS)
+    message = str(info.value)
+    assert hashlib.sha256(b"weights v1").hexdigest()[:12] in message
+    assert hashlib.sha256(b"weights v2").hexdigest()[:12] in message
+    assert "differ in sha256" in message
+    moved.write_bytes(b"weights v1")
+    with pytest.raises(CheckpointError, match=r"differ in r_max\)"):
+        run(_copper(), ModelFileEMT(moved, r_max=5.0), STAGES, tmp_path / "run", **SETTINGS)
+
+
+def test_resume_with_another_potential_names_both_and_override_continues(tmp_path):
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(_copper(), CrashingEMT(crash_at=18), STAGES, tmp_path, **SETTINGS)
+    stopped_at = read_checkpoint(tmp_path / RUN_FILES["checkpoint"])[1]["step"]
+    assert 0 < stopped_at < 30
+    lj = LennardJones(sigma=2.3, epsilon=0.4, rc=5.0)
+    with pytest.raises(CheckpointError) as info:
+        run(_copper(), lj, STAGES, tmp_path, **SETTINGS)
+    message = str(info.value)
+    assert "CrashingEMT" in message and "LennardJones" in message
+    assert "allow_other_potential=True" in message
+    assert read_checkpoint(tmp_path / RUN_FILES["checkpoint"])[1]["step"] == stopped_at  # untouched
+
+    with pytest.warns(UserWarning, match="continuing a run made with calculator CrashingEMT") as warned:
+        final = run(_copper(), lj, STAGES, tmp_path, allow_other_potential=True, **SETTINGS)
+    assert warned[0].filename == __file__  # points at the caller
+    assert read_checkpoint(tmp_path / RUN_FILES["checkpoint"])[1]["step"] == 30
+    assert np.all(np.isfinite(final.positions))
+    settings = _settings(tmp_path)
+    assert settings["potential"] == {"calculator": "LennardJones"}
+    assert settings["earlier_potentials"] == [{"calculator": "CrashingEMT"}]
+    run(_copper(), lj, STAGES, tmp_path, **SETTINGS)  # now the recorded one: no override needed
+
+
+def test_run_json_of_an_older_version_gets_the_potential_recorded(tmp_path):
+    run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)
+    settings = _settings(tmp_path)
+    del settings["potential"]
+    (tmp_path / RUN_FILES["settings"]).write_text(json.dumps(settings))
+    with pytest.warns(UserWarning, match="records no potential"):
+        run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)
+    assert _settings(tmp_path)["potential"] == {"calculator": "EMT"}
+
+
+def _power_cut(fd):
+    raise OSError("power cut while writing")
+
+
+def test_run_json_is_written_atomically(tmp_path, monkeypatch):
+    path = tmp_path / RUN_FILES["settings"]
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "fsync", _power_cut)  # the first write of run.json dies before its rename
+        with pytest.raises(OSError, match="power cut"):
+            run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)
+    assert not path.exists()  # no run.json rather than a partial one
+    run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)  # the rerun starts afresh
+    before = path.read_bytes()
+    monkeypatch.setattr(os, "fsync", _power_cut)  # now its rewrite (other potential) dies
+    with pytest.raises(OSError, match="power cut"), pytest.warns(UserWarning):
+        run(_copper(), LennardJones(), STAGES, tmp_path, allow_other_potential=True, **SETTINGS)
+    assert path.read_bytes() == before
+
+
+def test_corrupt_run_json_is_a_checkpoint_error(tmp_path):
+    run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)
+    path = tmp_path / RUN_FILES["settings"]
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(CheckpointError, match="run.json: unreadable run settings"):
+        run(_copper(), EMT(), STAGES, tmp_path, **SETTINGS)
+
+
+class NoStressLJ(LennardJones):
+    implemented_properties = ["energy", "free_energy", "energies", "forces"]
+
+
+def test_npt_stage_without_stress_is_refused_before_any_step(tmp_path):
+    stages = [Stage("nvt", 0.01, 300, name="warm"), Stage("npt", 0.01, 300, pressure_GPa=0.0, name="press")]
+    with pytest.raises(ModelError, match="'press' run at constant pressure.*NoStressLJ has no stress"):
+        run(_copper(), NoStressLJ(), stages, tmp_path / "run", **SETTINGS)
+    assert not (tmp_path / "run").exists()

@@ -1,12 +1,9 @@
 """``aseml-zif md nvt|npt`` and ``aseml-zif meltquench``: restartable MD runs (:mod:`aseml_zif.md`)."""
-import csv
 from pathlib import Path
-
-import numpy as np
 
 from .common import add_model_arguments, load_calculator, output_dir, read_atoms, save_figure, write_json
 
-__all__ = ["register", "load_structure", "read_thermo", "plot_thermo", "run_protocol"]
+__all__ = ["register", "load_structure", "plot_thermo", "thermo_summary", "run_protocol"]
 
 #: ``--cell`` choice of ``md npt`` -> ensemble of :class:`aseml_zif.md.Stage`
 NPT_CELLS = {"isotropic": "npt", "flexible": "npt_flex", "langevin": "npt_langevin"}
@@ -20,16 +17,6 @@ def load_structure(spec, supercell=(1, 1, 1)):
 
     atoms = zif4_crystal() if spec == "crystal" else read_atoms(spec)
     return repeat(atoms, tuple(supercell)) if tuple(supercell) != (1, 1, 1) else atoms
-
-
-def read_thermo(path):
-    """Columns of an MD ``thermo.csv`` as a dict of arrays (``stage`` stays a list of str)."""
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows:
-        return {}
-    columns = {key: [row[key] for row in rows] for key in rows[0]}
-    return {k: (v if k == "stage" else np.asarray(v, dtype=float)) for k, v in columns.items()}
 
 
 def plot_thermo(thermo, path):
@@ -50,9 +37,12 @@ def plot_thermo(thermo, path):
     return save_figure(fig, path)
 
 
-def thermo_summary(thermo):
+def thermo_summary(thermo, stages, timestep_fs):
     """Means over the last half of the log (T in K, E in eV, P in GPa, V in Å³) and the drift of
-    the conserved energy (eV) over the whole run."""
+    the conserved energy (eV) over each constant-temperature segment of ``stages`` (ramps left
+    out: :func:`aseml_zif.md.results.conserved_energy_drifts`)."""
+    from ..md.results import conserved_energy_drifts
+
     half = len(thermo["step"]) // 2
     tail = {k: v[half:] for k, v in thermo.items() if k != "stage"}
     return {
@@ -62,9 +52,7 @@ def thermo_summary(thermo):
         "mean_potential_energy_eV_last_half": float(tail["potential_energy_eV"].mean()),
         "mean_pressure_GPa_last_half": float(tail["pressure_GPa"].mean()),
         "mean_volume_A3_last_half": float(tail["volume_A3"].mean()),
-        "conserved_energy_drift_eV": float(
-            thermo["conserved_energy_eV"][-1] - thermo["conserved_energy_eV"][0]
-        ),
+        "conserved_energy_drift_per_segment": conserved_energy_drifts(thermo, stages, timestep_fs),
     }
 
 
@@ -74,6 +62,7 @@ def run_protocol(atoms, calculator, stages, workdir, args):
     from ase.io import write
 
     from ..md import RUN_FILES, run
+    from ..md.results import read_thermo
 
     workdir = output_dir(workdir)
     final = run(atoms, calculator, stages, workdir, timestep_fs=args.timestep_fs,
@@ -85,7 +74,7 @@ def run_protocol(atoms, calculator, stages, workdir, args):
     results = {
         "stages": [s.to_dict() for s in stages],
         "timestep_fs": args.timestep_fs,
-        "summary": thermo_summary(thermo),
+        "summary": thermo_summary(thermo, stages, args.timestep_fs),
         "files": {"trajectory": RUN_FILES["trajectory"], "thermo": RUN_FILES["thermo"],
                   "final": "final.extxyz", "figure": "thermo.png"},
     }

@@ -1,13 +1,21 @@
-"""``aseml-zif mechanics eos|fluctuations``: bulk modulus and elastic tensor from MD runs
-(:mod:`aseml_zif.mechanics`; paper Sec. 2.4, Tables 2–3, Fig. S8)."""
+"""``aseml-zif mechanics eos|fluctuations|scan|sample``: bulk modulus and elastic tensor from MD
+runs (:mod:`aseml_zif.mechanics`; paper Sec. 2.4, Tables 2–3, Fig. S8).
+
+``eos`` and ``fluctuations`` analyse finished runs; ``scan`` and ``sample`` run the MD themselves
+(:func:`~aseml_zif.mechanics.volume_scan`, :func:`~aseml_zif.mechanics.sample_cells`) in the
+``--out`` folder, checkpointed: rerunning the same command there resumes.
+"""
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import AsemlZifError
-from .common import output_dir, save_figure, write_json
+from .common import add_model_arguments, load_calculator, output_dir, save_figure, write_json
 
 __all__ = ["register", "mean_pressure_volume"]
+
+#: sub-folder of ``--out`` holding the MD of ``scan`` (one run folder per volume) and of ``sample``
+RUN_FOLDERS = {"scan": "volumes", "sample": "nsigmat"}
 
 
 def mean_pressure_volume(run_dir, skip_fraction=0.5, n_blocks=5):
@@ -20,8 +28,8 @@ def mean_pressure_volume(run_dir, skip_fraction=0.5, n_blocks=5):
         Mean volume, mean pressure, standard error of the pressure.
     """
     from ..md import RUN_FILES
+    from ..md.results import read_thermo
     from ..mechanics import block_average
-    from .md import read_thermo
 
     path = Path(run_dir) / RUN_FILES["thermo"]
     if not path.is_file():
@@ -35,9 +43,42 @@ def mean_pressure_volume(run_dir, skip_fraction=0.5, n_blocks=5):
     return volume, pressure, error
 
 
-def _eos(args):
+def _write_eos(fit, points, out):
+    """``eos.json`` and ``pv_fit.png`` of a Birch–Murnaghan fit in ``out``; one summary line."""
     import matplotlib.pyplot as plt
 
+    fig, ax = plt.subplots()
+    fit.plot(ax=ax)
+    save_figure(fig, out / "pv_fit.png")
+    write_json(out / "eos.json", {
+        "order": fit.order, "K0_GPa": fit.K0_GPa, "K0_GPa_err": fit.K0_GPa_err, "V0_A3": fit.V0_A3,
+        "V0_A3_err": fit.V0_A3_err, "K0_prime": fit.K0_prime, "K0_prime_err": fit.K0_prime_err,
+        "points": points})
+    print(f"K0 = {fit.K0_GPa:.2f} ± {fit.K0_GPa_err:.2f} GPa, V0 = {fit.V0_A3:.1f} Å³; "
+          f"wrote {out}/eos.json, pv_fit.png")
+
+
+def _write_elastic(cells, temperature_K, out, extra):
+    """``elastic.json`` (with ``extra`` entries) and ``running_stiffness.png`` from NσT cells."""
+    import matplotlib.pyplot as plt
+
+    from ..mechanics import (bulk_modulus_from_volume_fluctuations, elastic_moduli,
+                             running_stiffness, stiffness_from_cell_fluctuations)
+
+    C = stiffness_from_cell_fluctuations(cells, temperature_K)
+    K_volume = bulk_modulus_from_volume_fluctuations(np.abs(np.linalg.det(cells)), temperature_K)
+    moduli = elastic_moduli(C, require_stable=False)
+    fig, ax = plt.subplots()
+    running_stiffness(cells, temperature_K).plot(ax=ax)
+    save_figure(fig, out / "running_stiffness.png")
+    write_json(out / "elastic.json", {"n_frames": len(cells), "temperature_K": temperature_K,
+                                      "C_GPa": C, "K_volume_fluctuations_GPa": K_volume,
+                                      "moduli": moduli, **extra})
+    print(f"K_H = {moduli['K_H']:.2f} GPa, G_H = {moduli['G_H']:.2f} GPa, K(volume fluct.) = "
+          f"{K_volume:.2f} GPa from {len(cells)} frames; wrote {out}/elastic.json")
+
+
+def _eos(args):
     from ..mechanics import fit_birch_murnaghan
 
     if len(args.runs) < args.order + 1:
@@ -46,51 +87,102 @@ def _eos(args):
     points = np.array([mean_pressure_volume(r, args.skip_fraction, args.blocks) for r in args.runs])
     fit = fit_birch_murnaghan(points[:, 0], points[:, 1], order=args.order,
                               pressure_errors_GPa=points[:, 2])
-    out = output_dir(args.out)
-    fig, ax = plt.subplots()
-    fit.plot(ax=ax)
-    save_figure(fig, out / "pv_fit.png")
-    result = {"order": fit.order, "K0_GPa": fit.K0_GPa, "K0_GPa_err": fit.K0_GPa_err,
-              "V0_A3": fit.V0_A3, "V0_A3_err": fit.V0_A3_err, "K0_prime": fit.K0_prime,
-              "K0_prime_err": fit.K0_prime_err,
-              "points": [{"run": str(r), "volume_A3": v, "pressure_GPa": p, "pressure_err_GPa": e}
-                         for r, (v, p, e) in zip(args.runs, points)]}
-    write_json(out / "eos.json", result)
-    print(f"K0 = {fit.K0_GPa:.2f} ± {fit.K0_GPa_err:.2f} GPa, V0 = {fit.V0_A3:.1f} Å³; "
-          f"wrote {out}/eos.json, pv_fit.png")
+    _write_eos(fit, [{"run": str(r), "volume_A3": v, "pressure_GPa": p, "pressure_err_GPa": e}
+                     for r, (v, p, e) in zip(args.runs, points)], output_dir(args.out))
 
 
 def _fluctuations(args):
-    import matplotlib.pyplot as plt
-
     from ..analysis import as_frame_list
-    from ..mechanics import (bulk_modulus_from_volume_fluctuations, elastic_moduli,
-                             running_stiffness, stiffness_from_cell_fluctuations)
 
     frames = as_frame_list(args.trajectory)
     frames = frames[int(len(frames) * args.skip_fraction):]
     cells = np.array([atoms.cell.array for atoms in frames])
-    C = stiffness_from_cell_fluctuations(cells, args.temperature)
-    K_volume = bulk_modulus_from_volume_fluctuations(np.abs(np.linalg.det(cells)), args.temperature)
-    moduli = elastic_moduli(C, require_stable=False)
+    _write_elastic(cells, args.temperature, output_dir(args.out), {})
+
+
+def _steps(time_ps, timestep_fs):
+    return int(round(time_ps * 1000.0 / timestep_fs))
+
+
+def _md_input(args):
+    """Structure with its calculator, and the MD options shared by ``scan`` and ``sample``."""
+    from .md import load_structure
+
+    atoms = load_structure(args.structure, args.supercell)
+    atoms.calc = load_calculator(args.model, args.device, args.dtype)
+    options = dict(timestep_fs=args.timestep_fs, interval=args.interval, tdamp_fs=args.tdamp_fs,
+                   n_steps=_steps(args.time_ps, args.timestep_fs),
+                   n_equilibration=_steps(args.equilibration_ps, args.timestep_fs),
+                   seed=args.seed, checkpoint_every=args.checkpoint_every,
+                   watchdog=not args.no_watchdog, allow_other_potential=args.allow_other_potential)
+    return atoms, options
+
+
+def _scan(args):
+    from ..mechanics import volume_scan
+
+    atoms, options = _md_input(args)
     out = output_dir(args.out)
-    fig, ax = plt.subplots()
-    running_stiffness(cells, args.temperature).plot(ax=ax)
-    save_figure(fig, out / "running_stiffness.png")
-    write_json(out / "elastic.json", {"n_frames": len(frames), "temperature_K": args.temperature,
-                                      "C_GPa": C, "K_volume_fluctuations_GPa": K_volume,
-                                      "moduli": moduli})
-    print(f"K_H = {moduli['K_H']:.2f} GPa, G_H = {moduli['G_H']:.2f} GPa, K(volume fluct.) = "
-          f"{K_volume:.2f} GPa from {len(frames)} frames; wrote {out}/elastic.json")
+    scan = volume_scan(atoms, args.temperature, volume_strains=args.strains, n_blocks=args.blocks,
+                       workdir=out / RUN_FOLDERS["scan"], **options)
+    fit = scan.fit(order=args.order, select=not args.fit_all)
+    fitted = scan.well_behaved() if not args.fit_all else np.ones(len(scan.volumes_A3), dtype=bool)
+    _write_eos(fit, [{"strain": s, "volume_A3": v, "pressure_GPa": p, "pressure_err_GPa": e,
+                      "fitted": bool(f), "conserved_energy_drift_eV": d}
+                     for s, v, p, e, f, d in zip(sorted(args.strains), scan.volumes_A3,
+                                                 scan.pressures_GPa, scan.pressure_errors_GPa,
+                                                 fitted, scan.conserved_drift_eV)], out)
+
+
+def _sample(args):
+    from ..mechanics import sample_cells
+
+    atoms, options = _md_input(args)
+    out = output_dir(args.out)
+    samples = sample_cells(atoms, args.temperature, pressure_GPa=args.pressure_gpa,
+                           pdamp_fs=args.pdamp_fs, workdir=out / RUN_FOLDERS["sample"], **options)
+    _write_elastic(samples.cells, args.temperature, out,
+                   {"pressure_GPa": args.pressure_gpa, "run": RUN_FOLDERS["sample"],
+                    "time_per_frame_fs": samples.time_per_frame_fs})
+
+
+def _add_md_arguments(parser, out, time_ps, equilibration_ps):
+    """Structure, potential and run options of ``scan`` and ``sample``."""
+    parser.add_argument("structure", help="'crystal' (the built-in ZIF-4) or a CIF/LAMMPS data/"
+                        "extxyz file, at about zero pressure")
+    parser.add_argument("--supercell", type=int, nargs=3, default=(1, 1, 1), metavar=("NA", "NB", "NC"),
+                        help="repeat the structure (default: 1 1 1)")
+    add_model_arguments(parser)
+    parser.add_argument("--temperature", type=float, required=True, help="temperature in K")
+    parser.add_argument("--time-ps", type=float, default=time_ps,
+                        help=f"sampled time in ps (default: {time_ps})")
+    parser.add_argument("--equilibration-ps", type=float, default=equilibration_ps,
+                        help=f"discarded equilibration in ps (default: {equilibration_ps})")
+    parser.add_argument("--timestep-fs", type=float, default=0.5, help="time step in fs (default: 0.5)")
+    parser.add_argument("--interval", type=int, default=10,
+                        help="steps between samples (saved frames, thermo rows; default: 10)")
+    parser.add_argument("--tdamp-fs", type=float, default=100.0,
+                        help="thermostat time constant in fs (default: 100)")
+    parser.add_argument("--checkpoint-every", type=int, default=1000,
+                        help="steps between checkpoints (default: 1000)")
+    parser.add_argument("--no-watchdog", action="store_true",
+                        help="do not stop on overlapping atoms, broken linkers or runaway T")
+    parser.add_argument("--seed", type=int, default=None, help="seed of velocities and noise")
+    parser.add_argument("--allow-other-potential", action="store_true",
+                        help="resume runs in --out made with another potential (their run.json "
+                        "records which); without it that is an error")
+    parser.add_argument("--out", default=out, help=f"output folder; rerunning the same command "
+                        f"there resumes the MD (default: {out})")
 
 
 def register(subparsers):
-    """Add ``mechanics`` with ``eos`` and ``fluctuations``."""
+    """Add ``mechanics`` with ``eos``, ``fluctuations``, ``scan`` and ``sample``."""
     parser = subparsers.add_parser(
         "mechanics", help="bulk modulus (P-V fit) and elastic tensor (strain fluctuations)",
         description="Mechanical properties as in the paper (Sec. 2.4): Birch-Murnaghan fit of "
         "NVT runs at several volumes, or the stiffness tensor from the cell fluctuations of a "
-        "flexible-cell NPT run (use 'aseml-zif md npt --cell langevin').")
+        "flexible-cell NPT run. 'eos' and 'fluctuations' analyse finished runs; 'scan' and "
+        "'sample' run the MD too and resume when rerun.")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     eos = actions.add_parser("eos", help="Birch-Murnaghan fit of NVT runs at several volumes",
@@ -116,3 +208,30 @@ def register(subparsers):
     fl.add_argument("--out", default="mechanics_fluctuations",
                     help="output folder (default: mechanics_fluctuations)")
     fl.set_defaults(func=_fluctuations)
+
+    scan = actions.add_parser(
+        "scan", help="run NVT at scaled volumes, then the Birch-Murnaghan fit (resumable)",
+        description="Nosé-Hoover NVT at isotropically scaled volumes (a step-wise ramp), "
+        "block-averaged pressures, Birch-Murnaghan fit of the well-behaved region. The runs go to "
+        f"OUT/{RUN_FOLDERS['scan']}/ (one 'aseml-zif md' run folder per volume); writes OUT/eos.json "
+        "and pv_fit.png.")
+    _add_md_arguments(scan, "mechanics_scan", time_ps=10.0, equilibration_ps=5.0)
+    scan.add_argument("--strains", type=float, nargs="+", default=list(np.linspace(-0.015, 0.015, 7)),
+                      metavar="DV_V", help="volumetric strains dV/V0 (default: 7 points, -1.5 %% to 1.5 %%)")
+    scan.add_argument("--order", type=int, choices=(2, 3), default=2, help="BM order (default: 2)")
+    scan.add_argument("--blocks", type=int, default=10, help="blocks for the pressure error (default: 10)")
+    scan.add_argument("--fit-all", action="store_true",
+                      help="fit every volume, not only the well-behaved region around P = 0")
+    scan.set_defaults(func=_scan)
+
+    sample = actions.add_parser(
+        "sample", help="run flexible-cell NPT, then the stiffness tensor (resumable)",
+        description="Langevin BAOAB NPT with a fully flexible cell (the integrator whose strain "
+        "fluctuations reproduce known elastic constants), then the analysis of 'fluctuations' on "
+        f"its production frames. The run goes to OUT/{RUN_FOLDERS['sample']}/; writes "
+        "OUT/elastic.json and running_stiffness.png.")
+    _add_md_arguments(sample, "mechanics_sample", time_ps=50.0, equilibration_ps=5.0)
+    sample.add_argument("--pressure-gpa", type=float, default=0.0, help="target P in GPa (default: 0)")
+    sample.add_argument("--pdamp-fs", type=float, default=1000.0,
+                        help="barostat time constant in fs (default: 1000)")
+    sample.set_defaults(func=_sample)

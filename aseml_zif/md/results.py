@@ -1,0 +1,145 @@
+"""Reading a run folder of :func:`aseml_zif.md.run` back: the thermodynamics log, the cells of the
+saved frames, and the drift of the conserved quantity per constant-temperature segment.
+
+The conserved quantity of a Nosé–Hoover chain (or MTK) run is constant only while the target
+temperature is: a ramp changes the thermostat's ``kT`` and masses at every step, and a new
+integrator (another ensemble, pressure or damping time) starts a new extended system. Its drift is
+therefore reported per *segment*: consecutive constant-temperature stages at one temperature that
+share one integrator (:attr:`aseml_zif.md.schedule.Schedule.groups`).
+"""
+import csv
+
+import numpy as np
+from ase.io import ulm
+
+from .checkpoint import CheckpointError
+from .schedule import Schedule
+
+__all__ = ["read_thermo", "read_cells", "constant_temperature_segments", "conserved_energy_drifts"]
+
+
+def read_thermo(path):
+    """Columns of an MD ``thermo.csv`` as a dict of arrays (``stage`` stays a list of str).
+
+    Parameters
+    ----------
+    path : path-like
+        The ``thermo.csv`` of a run folder.
+
+    Returns
+    -------
+    dict
+        Column name (with its unit, e.g. ``pressure_GPa``) -> array; empty for a file without rows.
+    """
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return {}
+    columns = {key: [row[key] for row in rows] for key in rows[0]}
+    return {k: (v if k == "stage" else np.asarray(v, dtype=float)) for k, v in columns.items()}
+
+
+def read_cells(path):
+    """Step numbers and cells of the frames of a run's ``trajectory.traj``.
+
+    Only the cell and ``info`` of each frame are read, not the atoms, so this is fast on long
+    trajectories.
+
+    Parameters
+    ----------
+    path : path-like
+        Trajectory written by :func:`aseml_zif.md.run`.
+
+    Returns
+    -------
+    steps : numpy.ndarray of int, shape (n_frames,)
+        MD step of each frame.
+    cells : numpy.ndarray, shape (n_frames, 3, 3)
+        Cell of each frame in Å (lattice vectors as rows, as in ASE).
+
+    Raises
+    ------
+    CheckpointError
+        The file is missing, damaged, or its frames carry no step number.
+    """
+    try:
+        with ulm.open(str(path)) as reader:
+            frames = [reader[k] for k in range(len(reader))]
+            steps = [int(frame.get("info", {})["step"]) for frame in frames]
+            cells = [np.asarray(frame.cell, dtype=float) for frame in frames]
+    except KeyError:
+        raise CheckpointError(f"{path}: frames without a step number (not written by aseml_zif.md.run)")
+    except Exception as exc:  # ulm raises assorted errors on missing or truncated files
+        raise CheckpointError(f"{path}: unreadable trajectory ({type(exc).__name__}: {exc})") from exc
+    return np.asarray(steps, dtype=int), np.asarray(cells, dtype=float).reshape(-1, 3, 3)
+
+
+def constant_temperature_segments(stages, timestep_fs):
+    """Step ranges over which the conserved quantity of a run must stay constant.
+
+    Parameters
+    ----------
+    stages : sequence of Stage
+        The run's protocol.
+    timestep_fs : float
+        Time step in fs.
+
+    Returns
+    -------
+    list of dict
+        One per segment: ``stages`` (labels), ``temperature_K``, ``first_step`` and ``last_step``
+        (logged rows from ``first_step`` to ``last_step`` belong to it). A segment starts at the
+        last step of the stage before it when that stage hands over the same integrator already
+        at this temperature (the end of a ramp), else one step later.
+    """
+    schedule = Schedule(stages, timestep_fs)
+    segments, previous = [], None  # previous: index of the stage that ends the last segment
+    for k, stage in enumerate(schedule.stages):
+        low, high = stage.temperature_range
+        start, end = schedule.ends[k] - schedule.counts[k], schedule.ends[k]
+        same_integrator = k > 0 and schedule.groups[k] == schedule.groups[k - 1]
+        if low != high:
+            continue
+        if previous == k - 1 and same_integrator and segments[-1]["temperature_K"] == low:
+            segments[-1]["stages"].append(stage.label)
+            segments[-1]["last_step"] = int(end)
+        else:
+            handed_over = k == 0 or (same_integrator and schedule.stages[k - 1].temperature_range[1] == low)
+            segments.append({"stages": [stage.label], "temperature_K": low,
+                             "first_step": int(start if handed_over else start + 1),
+                             "last_step": int(end)})
+        previous = k
+    return segments
+
+
+def conserved_energy_drifts(thermo, stages, timestep_fs):
+    """Drift of the conserved quantity over each constant-temperature segment of a run.
+
+    Parameters
+    ----------
+    thermo : dict
+        Columns of the run's ``thermo.csv`` (:func:`read_thermo`).
+    stages : sequence of Stage
+        The run's protocol.
+    timestep_fs : float
+        Time step in fs.
+
+    Returns
+    -------
+    list of dict
+        The segments of :func:`constant_temperature_segments`, each with ``duration_ps`` (between
+        its first and last logged row) and ``conserved_energy_drift_eV`` (last minus first logged
+        value; NaN for integrators without a conserved quantity, e.g. Langevin, or with fewer than
+        two logged rows). Ramps are not part of any segment.
+    """
+    steps = np.asarray(thermo.get("step", []), dtype=float)
+    conserved = np.asarray(thermo.get("conserved_energy_eV", []), dtype=float)
+    drifts = []
+    for segment in constant_temperature_segments(stages, timestep_fs):
+        rows = np.flatnonzero((steps >= segment["first_step"]) & (steps <= segment["last_step"]))
+        drift = duration = float("nan")
+        if len(rows) >= 2:
+            drift = float(conserved[rows[-1]] - conserved[rows[0]])
+            duration = float((steps[rows[-1]] - steps[rows[0]]) * timestep_fs / 1000.0)
+        drifts.append({**segment, "duration_ps": duration, "conserved_energy_drift_eV": drift})
+    return drifts

@@ -227,14 +227,49 @@ def test_mechanics_eos_recovers_known_bulk_modulus(tmp_path):
     assert (out / "pv_fit.png").stat().st_size > 1000
 
 
-def test_benchmark_times_the_potential(tmp_path):
+def test_benchmark_times_each_potential(tmp_path, capsys):
+    """Two different potentials (springs in NumPy, a TorchScript pair model) side by side."""
+    from aseml_zif.testing.toy_model import write_toy_legacy_model
+
+    toy = str(write_toy_legacy_model(tmp_path / "toy.pth"))
+    out = tmp_path / "bench"
+    assert main(["benchmark", "--model", SPRINGS, "--model", toy, "--calls", "5",
+                 "--warmup", "1", "--out", str(out)]) == 0
+    result = json.loads((out / "benchmark.json").read_text())
+    assert result["n_atoms"] == 272
+    timings = result["us_per_atom_call"]
+    assert list(timings) == [SPRINGS, toy] and all(t > 0 for t in timings.values())
+    ratios = {SPRINGS: 1.0, toy: pytest.approx(timings[toy] / timings[SPRINGS])}
+    assert result["ratio_to_first"] == ratios
+    printed = capsys.readouterr().out
+    assert f"{SPRINGS}: " in printed and f"{toy}: " in printed and "ratios to" in printed
+
+
+def test_benchmark_times_a_repeated_model_again(tmp_path, monkeypatch):
+    """``--model X --model X`` times X twice, as X and X#2 (its run-to-run spread), each with
+    its own calculator and number, instead of keeping one entry."""
+    import aseml_zif.training
+
+    timed = []
+
+    def fake_efficiency(calculator, atoms, n_calls, n_warmup):
+        timed.append(calculator)
+        return 10.0 * len(timed)
+
+    monkeypatch.setattr(aseml_zif.training, "efficiency", fake_efficiency)
     out = tmp_path / "bench"
     assert main(["benchmark", "--model", SPRINGS, "--model", SPRINGS, "--calls", "5",
                  "--warmup", "1", "--out", str(out)]) == 0
     result = json.loads((out / "benchmark.json").read_text())
-    assert result["n_atoms"] == 272
-    assert result["us_per_atom_call"][SPRINGS] > 0
-    assert result["ratio_to_first"][SPRINGS] == 1.0
+    assert result["us_per_atom_call"] == {SPRINGS: 10.0, f"{SPRINGS}#2": 20.0}
+    assert result["ratio_to_first"] == {SPRINGS: 1.0, f"{SPRINGS}#2": 2.0}
+    assert len(timed) == 2 and timed[0] is not timed[1]
+
+
+def test_benchmark_labels_never_collide():
+    from aseml_zif.cli.benchmark import model_labels
+
+    assert model_labels(["a", "b", "a", "a#2", "a"]) == ["a", "b", "a#2", "a#2#2", "a#3"]
 
 
 def test_demo_quick_writes_report_and_resumes(tmp_path):

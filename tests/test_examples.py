@@ -119,14 +119,30 @@ def test_analyze_trajectory(tmp_path, glass_paths):
 def test_train_tiny_model(tmp_path, paper_model_path):
     teacher = "demo" if demo_model_available() else str(paper_model_path)
     out = run_example("train_tiny_model.py", tmp_path, "--teacher", teacher)
+    import numpy as np
+    from ase.io import read
+
     assert (tmp_path / "tiny_model" / "tiny.nequip.zip").stat().st_size > 0
     force_mae = float(re.search(r"force MAE ([\d.]+) meV/Å", out).group(1))
-    assert 0 < force_mae < 1e5
+    # the error of predicting zero forces on the same test frames (teacher labels)
+    test_frames = read(tmp_path / "tiny_model" / "test.extxyz", ":")
+    zero_mae = 1000 * np.abs(np.concatenate([a.get_forces() for a in test_frames])).mean()
+    # 30 epochs: ~0.25 of it (631 vs 2621 meV/Å with the demo teacher); after 1 epoch: 1.2 of it
+    assert 0 < force_mae < 0.5 * zero_mae
 
 
 @needs_demo_model
 def test_pv_fit(tmp_path):
     out = run_example("pv_fit.py", tmp_path)
-    assert len(re.findall(r"V = .* P = ", out)) == 3
-    assert re.search(r"K0 = -?[\d.]+ ± [\d.]+ GPa", out)
+    points = [(float(v), float(p))
+              for v, p in re.findall(r"V = +([\d.]+) Å³ +P = ([+-][\d.]+)", out)]
+    assert len(points) == 3
+    (v_lo, p_lo), (v_mid, _), (v_hi, p_hi) = sorted(points)
+    assert p_lo > p_hi  # compressing raises the pressure
+    fit = re.search(r"K0 = (-?[\d.]+) ± [\d.]+ GPa, V0 = ([\d.]+)", out)
+    K0, V0 = float(fit.group(1)), float(fit.group(2))
+    # the fit against its data: the central-difference modulus -V dP/dV of the printed points
+    # (quick run: unrelaxed affine strain of the crystal, ~135 GPa, not ZIF-4's few GPa)
+    assert K0 == pytest.approx(-v_mid * (p_hi - p_lo) / (v_hi - v_lo), rel=0.1)
+    assert v_lo < V0 < v_hi
     assert (tmp_path / "pv_fit.png").stat().st_size > 10_000

@@ -71,3 +71,13 @@ def test_unwritable_outdir(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(AsemlZifError, match="cannot create"):
         analyze(zif4_crystal(), outdir=blocker / "sub", rings=False, pores=False)
+
+
+@pytest.mark.parametrize("cutoff, bonds", [(2.5, 64), (2.03, 40)])
+def test_zn_n_cutoff_is_the_linker_checks_too(cutoff, bonds):
+    """One cut-off for coordination and the linker check: the crystal's 64 Zn–N bonds lie at
+    2.014–2.037 Å."""
+    report = analyze(zif4_crystal(), zn_n_cutoff=cutoff, rings=False, pores=False)
+    coordination, linkers = report["coordination"]["mean"], report["linkers"]["last_frame"]
+    assert linkers["n_zn_im_bonds"] == bonds == coordination * 16
+    assert linkers["mean_coordination"] == coordination

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import numpy as np
 from ase import units
 from ase.data import atomic_numbers
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..errors import AsemlZifError, StructureError
 from ..neighbors import neighbor_list
 from .frames import as_frame_list
@@ -26,7 +26,8 @@ _PROGRESS_MIN_FRAMES = 20
 
 def progress(frames, desc):
     """Iterate over ``frames`` with a tqdm bar when the work is long enough to need one."""
-    return tqdm(frames, desc=desc, disable=len(frames) < _PROGRESS_MIN_FRAMES, leave=False)
+    return progress_bar(frames, desc=desc, disable=len(frames) < _PROGRESS_MIN_FRAMES,
+                        leave=False)
 
 
 def species_indices(atoms, symbol, frame=0):

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..errors import AsemlZifError
 from .angles import BondAngles
 from .coordination import Coordination
@@ -47,9 +47,10 @@ def _evenly_spaced(n_frames, n_max):
     return sorted(set(np.linspace(0, n_frames - 1, n_max).round().astype(int).tolist()))
 
 
-def _linker_summary(frames):
-    per_frame = [find_linkers(atoms) for atoms in
-                 tqdm(frames, desc="linker integrity", disable=len(frames) < 20, leave=False)]
+def _linker_summary(frames, zn_n_cutoff):
+    per_frame = [find_linkers(atoms, zn_n_cutoff=zn_n_cutoff) for atoms in
+                 progress_bar(frames, desc="linker integrity", disable=len(frames) < 20,
+                              leave=False)]
     first_bad = next((k for k, r in enumerate(per_frame) if not r.intact), None)
     return {
         "n_intact_per_frame": [r.n_intact for r in per_frame],
@@ -62,7 +63,8 @@ def _linker_summary(frames):
 
 def _pore_summary(frames, probe_radius):
     results = [pore_volume(atoms, probe_radius=probe_radius)
-               for atoms in tqdm(frames, desc="pore volume", disable=len(frames) < 2, leave=False)]
+               for atoms in progress_bar(frames, desc="pore volume", disable=len(frames) < 2,
+                                         leave=False)]
     summary = {"probe_radius": probe_radius, "n_frames": len(results)}
     for key in ("total", "accessible", "non_accessible"):
         values = np.array([r[key] for r in results])
@@ -168,12 +170,13 @@ def analyze(frames, outdir=None, temperature=300.0, stride=1, pairs=DEFAULT_PAIR
     heavy = [frames[k] for k in _evenly_spaced(len(frames), max_structure_frames)]
     steps = ["coordination", "RDF", "angles", "linkers"] + (["rings"] if rings else []) \
         + (["pores"] if pores else []) + (["MSD"] if timestep_fs and len(frames) >= 3 else [])
-    bar = tqdm(total=len(steps), desc="analyze", disable=len(frames) < 2 and not (rings or pores))
+    bar = progress_bar(total=len(steps), desc="analyze",
+                       disable=len(frames) < 2 and not (rings or pores))
     report = {"n_frames": len(frames), "n_atoms": len(frames[0]),
               "formula": frames[0].get_chemical_formula(), "temperature_K": temperature}
 
     def done(name):
-        bar.set_postfix_str(name)
+        bar.set_postfix_str(name, refresh=False)
         bar.update()
 
     coordination = Coordination("Zn", "N", zn_n_cutoff).compute(frames)
@@ -189,7 +192,7 @@ def analyze(frames, outdir=None, temperature=300.0, stride=1, pairs=DEFAULT_PAIR
     report["angles"] = dict(angles.to_dict(), pmf_kJ_mol=angles.pmf(temperature).tolist())
     done("angles")
 
-    report["linkers"] = _linker_summary(frames)
+    report["linkers"] = _linker_summary(frames, zn_n_cutoff)
     done("linkers")
 
     ring_stats = None

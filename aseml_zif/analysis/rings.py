@@ -16,8 +16,8 @@ rings, and shortest paths are measured in the infinite net, not through a period
 from collections import Counter
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..errors import AsemlZifError
 from .frames import as_frame_list
 from .linkers import ZN_N_CUTOFF, find_linkers
@@ -163,11 +163,12 @@ def primitive_rings(n_nodes, edges, shifts, max_size=32, progress=False):
             f"images tracked (edges jump up to {reach // max(half, 1)} cells): use a larger cell")
     net = _PeriodicNet(n_nodes, edges, shifts)
     distances, predecessors = {}, {}
-    for node in tqdm(range(n_nodes), desc="ring search: distances", disable=not progress,
-                     leave=False):
+    for node in progress_bar(range(n_nodes), desc="ring search: distances", disable=not progress,
+                             leave=False):
         distances[node], predecessors[node] = net.bfs(node, half)
     found = {}
-    for s in tqdm(range(n_nodes), desc="ring search: rings", disable=not progress, leave=False):
+    for s in progress_bar(range(n_nodes), desc="ring search: rings", disable=not progress,
+                          leave=False):
         dist, preds = distances[s], predecessors[s]
         count = _count_geodesics(dist, preds, s, n_nodes)
         for target, d in dist.items():
@@ -316,7 +317,7 @@ class RingStatistics:
             ``self``, for chaining.
         """
         frames = as_frame_list(frames, stride)
-        bar = tqdm(frames, desc="primitive rings", disable=not progress or len(frames) < 2)
+        bar = progress_bar(frames, desc="primitive rings", disable=not progress or len(frames) < 2)
         for atoms in bar:
             report = find_linkers(atoms, bond_cutoffs=self.bond_cutoffs,
                                   zn_n_cutoff=self.zn_n_cutoff)

@@ -2,9 +2,10 @@
 (:func:`aseml_zif.analysis.analyze`), and the per-structure summary the demo compares."""
 from pathlib import Path
 
+from ..errors import StructureError
 from .common import output_dir
 
-__all__ = ["register", "structure_analysis", "summary_of"]
+__all__ = ["analysis_input", "register", "structure_analysis", "summary_of"]
 
 
 def structure_analysis(atoms, frames=None, temperature_K=300.0):
@@ -73,13 +74,107 @@ def summary_of(analysis):
     }
 
 
+def _dump_first_frame(path):
+    """Column names of the first frame of a LAMMPS dump, and its largest atom type (or None)."""
+    try:
+        with open(path, errors="replace") as fh:
+            n_atoms = None
+            for line in fh:
+                if line.startswith("ITEM: NUMBER OF ATOMS"):
+                    n_atoms = int(next(fh))
+                elif line.startswith("ITEM: ATOMS"):
+                    columns = line.split()[2:]
+                    break
+            else:
+                raise ValueError("no 'ITEM: ATOMS' line")
+            if n_atoms is None:
+                raise ValueError("no 'ITEM: NUMBER OF ATOMS' line before 'ITEM: ATOMS'")
+            if "type" not in columns:
+                return columns, None
+            column = columns.index("type")
+            types = [int(next(fh).split()[column]) for _ in range(n_atoms)]
+        return columns, max(types)
+    except StopIteration:
+        raise StructureError(f"{path}: the LAMMPS dump ends inside its first frame") from None
+    except (ValueError, IndexError) as exc:
+        message = f"{path}: cannot read the first frame of the LAMMPS dump ({exc})"
+        raise StructureError(message) from exc
+
+
+def _read_dump(path, species):
+    """Frames of a LAMMPS dump, with ``species`` as the elements of types 1, 2, ..."""
+    from ..lammps.job import JOB_FILES, read_lammps_dump
+
+    columns, max_type = _dump_first_frame(path)
+    named_by = next((c for c in ("element", "mass") if c in columns), None)
+    if named_by and species is not None:
+        raise StructureError(f"{path}: the dump has a '{named_by}' column that gives the elements; "
+                             "--species is only for dumps without one")
+    if species is None and not named_by and not (path.parent / JOB_FILES["settings"]).is_file():
+        raise StructureError(f"{path}: LAMMPS dump without an 'element' column; pass the element "
+                             "of each atom type in type order, e.g. --species C H N Zn")
+    if species is not None and max_type is not None and max_type > len(species):
+        raise StructureError(f"{path}: atom type {max_type} in the first frame but --species "
+                             f"names {len(species)} elements (one per type, in type order)")
+    return read_lammps_dump(path, elements=species)
+
+
+def analysis_input(path, species=None):
+    """What ``aseml-zif analyze`` analyses: LAMMPS files read with their elements, else the path.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A LAMMPS dump (``dump custom``, recognised by its first line ``ITEM: TIMESTEP``), a LAMMPS
+        data file (``.lmp``, ``.data``, ``.lammps``) or any file ASE reads with all its frames.
+    species : sequence of str, optional
+        Element of each LAMMPS atom type, in type order (``["C", "H", "N", "Zn"]``: type 1 is C).
+        Needed for a dump without ``element`` or ``mass`` column (unless it lies in a job folder
+        of :func:`~aseml_zif.lammps.export_lammps_job`, whose ``job.json`` names them) and for
+        a data file without ``Masses`` section.
+
+    Returns
+    -------
+    list of ase.Atoms, ase.Atoms or pathlib.Path
+        The frames of a LAMMPS file; other files are left to
+        :func:`~aseml_zif.analysis.analyze` to read.
+
+    Raises
+    ------
+    StructureError
+        A dump whose elements are unknown (no ``element`` column and no ``species``), fewer
+        ``species`` than atom types, ``species`` for a file that names its elements, or an
+        unreadable LAMMPS file.
+    """
+    from ase.data import atomic_numbers
+
+    from ..io import _LAMMPS_SUFFIXES, read_structure
+
+    unknown = [s for s in species or () if s not in atomic_numbers]
+    if unknown:
+        raise StructureError(f"--species: {', '.join(unknown)} is not an element symbol")
+    if not path.is_file():
+        return path  # analyze names the missing file
+    with open(path, "rb") as fh:
+        is_dump = fh.read(14) == b"ITEM: TIMESTEP"
+    if is_dump:
+        return _read_dump(path, species)
+    if path.suffix.lower() in _LAMMPS_SUFFIXES:
+        return read_structure(path, species=species)
+    if species is not None:
+        raise StructureError(f"{path}: --species is only for LAMMPS dumps and data files")
+    return path
+
+
 def _analyze(args):
     from ..analysis import analyze
 
+    frames = analysis_input(args.frames, args.species)
     out = output_dir(args.out)
-    report = analyze(args.frames, outdir=out, temperature=args.temperature, stride=args.stride,
-                     rings=not args.no_rings, pores=not args.no_pores,
-                     max_structure_frames=args.structure_frames, timestep_fs=args.timestep_fs)
+    report = analyze(frames, outdir=out, temperature=args.temperature, stride=args.stride,
+                     zn_n_cutoff=args.zn_n_cutoff, rings=not args.no_rings,
+                     pores=not args.no_pores, max_structure_frames=args.structure_frames,
+                     timestep_fs=args.timestep_fs)
     coordination = report["coordination"]
     print(f"Zn-N coordination {coordination['mean']:.4f}; wrote {out}/report.json and "
           f"{', '.join(report.get('figures', []))}")
@@ -89,11 +184,18 @@ def register(subparsers):
     """Add ``analyze``."""
     parser = subparsers.add_parser(
         "analyze", help="structural report: RDF/PMF, angles, Zn-N CN, rings, pores, linkers",
-        description="Analyse a structure or trajectory (CIF, extxyz, ASE .traj, LAMMPS dump) as in "
-        "the paper: partial RDFs and PMFs, N-Zn-N angles, Zn-N coordination, linker integrity, "
-        "primitive rings, pore volume (and MSD with --timestep-fs). Writes OUT/report.json and "
-        "PNG figures.")
+        description="Analyse a structure or trajectory (CIF, extxyz, ASE .traj, LAMMPS dump or "
+        "data file; --species C H N Zn names LAMMPS types 1-4) as in the paper: partial RDFs and "
+        "PMFs, N-Zn-N angles, Zn-N coordination, linker integrity, primitive rings, pore volume "
+        "(and MSD with --timestep-fs). Writes OUT/report.json and PNG figures.")
     parser.add_argument("frames", type=Path, help="structure or trajectory file")
+    parser.add_argument("--species", nargs="+", default=None, metavar="ELEMENT",
+                        help="LAMMPS dumps and data files: element of each atom type in type "
+                        "order, e.g. --species C H N Zn (needed for a dump without an element "
+                        "column)")
+    parser.add_argument("--zn-n-cutoff", type=float, default=2.5,
+                        help="Zn-N bond cut-off in Å for coordination, angles, linkers and rings "
+                        "(default: 2.5)")
     parser.add_argument("--out", default="analysis", help="output folder (default: analysis)")
     parser.add_argument("--stride", type=int, default=1, help="use every n-th frame (default: 1)")
     parser.add_argument("--temperature", type=float, default=300.0,

@@ -2,22 +2,39 @@
 from .common import load_calculator, output_dir, write_json
 from .md import load_structure
 
-__all__ = ["register"]
+__all__ = ["model_labels", "register"]
+
+
+def model_labels(specs):
+    """One distinct label per ``--model`` value: the value itself, ``#2``, ``#3``... on repeats.
+
+    Timing the same potential twice in one run is how its run-to-run spread is seen, so a
+    repeated ``--model`` is timed again under its own label rather than overwriting the first.
+    """
+    labels = []
+    for spec in specs:
+        label, k = spec, 1
+        while label in labels:
+            k += 1
+            label = f"{spec}#{k}"
+        labels.append(label)
+    return labels
 
 
 def _benchmark(args):
     from ..training import efficiency
 
     atoms = load_structure(args.structure, args.supercell)
-    models = args.model or ["demo"]
+    specs = args.model or ["demo"]
+    labels = model_labels(specs)
     results = {}
-    for spec in models:
+    for label, spec in zip(labels, specs):
         calc = load_calculator(spec, args.device)
-        results[spec] = efficiency(calc, atoms, n_calls=args.calls, n_warmup=args.warmup)
-        print(f"{spec}: {results[spec]:.1f} µs/atom/call ({len(atoms)} atoms)")
-    ratios = {spec: value / results[models[0]] for spec, value in results.items()}
+        results[label] = efficiency(calc, atoms, n_calls=args.calls, n_warmup=args.warmup)
+        print(f"{label}: {results[label]:.1f} µs/atom/call ({len(atoms)} atoms)")
+    ratios = {label: value / results[labels[0]] for label, value in results.items()}
     if len(results) > 1:
-        print(f"ratios to {models[0]}: {ratios}")
+        print(f"ratios to {labels[0]}: {ratios}")
     out = output_dir(args.out)
     write_json(out / "benchmark.json", {"n_atoms": len(atoms), "calls": args.calls,
                                         "warmup": args.warmup, "us_per_atom_call": results,
@@ -30,7 +47,8 @@ def register(subparsers):
         "benchmark", help="µs/atom/call of one or more potentials, side by side",
         description="Time energy+forces+stress calls in the paper's protocol (6 warm-up calls, "
         "300 timed) on the ZIF-4 crystal or a file; with several --model, print their ratios "
-        "measured in the same run. Writes OUT/benchmark.json.")
+        "measured in the same run (a repeated --model is timed again as MODEL#2, ...). Writes "
+        "OUT/benchmark.json.")
     parser.add_argument("--model", action="append", default=None,
                         help="potential (repeatable; default: demo), as in 'aseml-zif demo --model'")
     parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda:N' (default: auto)")

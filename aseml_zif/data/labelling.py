@@ -2,8 +2,8 @@
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..analysis.frames import as_frame_list
 from ..errors import AsemlZifError
 from .store import append_frame, read_frames, with_labels
@@ -78,8 +78,8 @@ def label(frames, calculator, output, properties=("energy", "forces", "stress"),
         raise LabellingError(f"cannot label properties {sorted(unknown)}; use {sorted(getters)}")
     labelled = list(done)
     todo = range(len(done), len(frames))
-    for k in tqdm(todo, desc="labelling", unit="frame", disable=not progress,
-                  initial=len(done), total=len(frames)):
+    for k in progress_bar(todo, desc="labelling", unit="frame", disable=not progress,
+                          initial=len(done), total=len(frames)):
         atoms = frames[k].copy()
         atoms.calc = calculator
         try:

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 from ase import units
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..errors import ModelError, StructureError
 from ..neighbors import atom_labels, check_finite
 from . import integrators
@@ -229,8 +229,8 @@ class _Runner:
         total = self.schedule.total_steps
         try:
             self._start()
-            with tqdm(total=total, initial=self.step, unit="step", disable=not self.progress,
-                      desc=f"MD {self.workdir.name}", dynamic_ncols=True) as self.bar:
+            with progress_bar(total=total, initial=self.step, unit="step", disable=not self.progress,
+                              desc=f"MD {self.workdir.name}", dynamic_ncols=True) as self.bar:
                 while self.step < total:
                     self._advance()
                     self.bar.update(1)

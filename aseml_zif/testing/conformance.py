@@ -297,7 +297,7 @@ def check_nve_energy_conservation(
     """
     from ase.md.velocitydistribution import Stationary, thermalize_momenta
     from ase.md.verlet import VelocityVerlet
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
     system = atoms.copy()
     system.calc = calculator
@@ -305,7 +305,7 @@ def check_nve_energy_conservation(
     Stationary(system)
     totals = []
     dynamics = VelocityVerlet(system, timestep=timestep)
-    with tqdm(total=steps, desc="NVE conformance", leave=False) as bar:
+    with progress_bar(total=steps, desc="NVE conformance", leave=False) as bar:
 
         def record():
             totals.append(system.get_potential_energy() + system.get_kinetic_energy())

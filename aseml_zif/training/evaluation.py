@@ -10,8 +10,8 @@ import time
 import numpy as np
 from ase import units
 from ase.stress import voigt_6_to_full_3x3_stress
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..analysis.frames import as_frame_list
 from ..data.store import frame_labels
 from ..errors import AsemlZifError, StructureError
@@ -55,8 +55,8 @@ def predict(calculator, frames, progress=True):
     refs = _reference(frames)
     out = {k: [] for k in ("n_atoms", "energy_ref", "energy_pred", "forces_ref", "forces_pred",
                            "stress_ref", "stress_pred")}
-    for k, (atoms, ref) in enumerate(tqdm(list(zip(frames, refs)), desc="evaluating",
-                                          unit="frame", disable=not progress)):
+    for k, (atoms, ref) in enumerate(progress_bar(list(zip(frames, refs)), desc="evaluating",
+                                                  unit="frame", disable=not progress)):
         work = atoms.copy()
         work.calc = calculator
         try:
@@ -109,7 +109,7 @@ def efficiency(calculator, atoms, n_calls=300, n_warmup=6, progress=True):
     for _ in range(n_warmup):
         call()
     start = time.perf_counter()
-    for _ in tqdm(range(n_calls), desc="timing", unit="call", disable=not progress):
+    for _ in progress_bar(range(n_calls), desc="timing", unit="call", disable=not progress):
         call()
     return (time.perf_counter() - start) / n_calls / len(work) * 1e6
 

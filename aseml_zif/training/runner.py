@@ -16,8 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
+from .._progress import progress_bar
 from ..errors import AsemlZifError
 from .config import training_config, write_config
 
@@ -134,7 +133,7 @@ def run_grid(train_file, val_file, directory, grid, test_file=None, architecture
     names = list(grid)
     runs = []
     combos = list(itertools.product(*(grid[n] for n in names)))
-    for values in tqdm(combos, desc="grid", unit="model", disable=not progress):
+    for values in progress_bar(combos, desc="grid", unit="model", disable=not progress):
         h = dict(zip(names, values))
         tag = "-".join(f"{n}{v}" for n, v in h.items()) or "default"
         config = training_config(train_file, val_file, test_file, architecture=architecture,

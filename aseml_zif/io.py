@@ -6,9 +6,55 @@ from ase.data import atomic_masses, chemical_symbols
 
 from .errors import StructureError
 
-__all__ = ["read_structure"]
+__all__ = ["read_structure", "check_frames"]
 
 _LAMMPS_SUFFIXES = {".lmp", ".data", ".lammps", ".lammps-data"}
+
+
+def _atoms_named(atoms, indices, limit=8):
+    named = ", ".join(f"{atoms.symbols[i]}{i}" for i in indices[:limit])
+    return named + (f" and {len(indices) - limit} more" if len(indices) > limit else "")
+
+
+def check_frames(frames, path):
+    """Refuse frames read from ``path`` without atoms or with NaN or infinite numbers.
+
+    Parameters
+    ----------
+    frames : list of ase.Atoms
+        As read from the file.
+    path : path-like
+        The file, named in the messages.
+
+    Returns
+    -------
+    list of ase.Atoms
+        ``frames``, unchanged.
+
+    Raises
+    ------
+    StructureError
+        A frame without atoms, or a non-finite cell, per-atom array (positions,
+        momenta, forces ...; the message names the atoms, symbol and 0-based index) or
+        stored label (energy, stress ...), naming the file and the frame.
+    """
+    for k, atoms in enumerate(frames):
+        where = f"{path}: frame {k}" if len(frames) > 1 else f"{path}"
+        if len(atoms) == 0:
+            raise StructureError(f"{where}: no atoms")
+        if not np.isfinite(atoms.cell[:]).all():
+            raise StructureError(f"{where}: non-finite cell {atoms.cell[:].tolist()}")
+        for name, values in atoms.arrays.items():
+            if values.dtype.kind == "f":
+                bad = np.flatnonzero(~np.isfinite(values.reshape(len(atoms), -1)).all(axis=1))
+                if bad.size:
+                    raise StructureError(f"{where}: non-finite {name} of {_atoms_named(atoms, bad)}")
+        results = atoms.calc.results if atoms.calc is not None else {}
+        for name, value in results.items():
+            value = np.asarray(value)
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise StructureError(f"{where}: non-finite {name}")
+    return frames
 
 
 def _lammps_species_from_masses(path, masses):
@@ -37,6 +83,10 @@ def _read_lammps_data(path, species):
     if types is None:
         types = atoms.numbers
     types = np.asarray(types)
+    if types.size == 0:
+        raise StructureError(f"{path}: no atoms")
+    if types.min() < 1:
+        raise StructureError(f"{path}: atom type {int(types.min())}; LAMMPS types start at 1")
     if species is None:
         if "masses" not in atoms.arrays:
             raise StructureError(f"{path}: no Masses section; pass species=[...] in type order")
@@ -101,7 +151,8 @@ def read_structure(path, species=None):
     Raises
     ------
     StructureError
-        Missing or unreadable file, unknown masses, or a structure without a 3-D periodic cell.
+        Missing or unreadable file, unknown masses, no atoms, non-finite numbers, or a
+        structure without a 3-D periodic cell; the message names the file.
     """
     path = Path(path)
     if not path.is_file():
@@ -120,6 +171,7 @@ def read_structure(path, species=None):
                 atoms = read(str(path), index=-1)
         except Exception as exc:
             raise StructureError(f"{path}: cannot read structure ({exc})") from exc
+    check_frames([atoms], path)
     if not np.all(atoms.pbc) or atoms.cell.rank < 3 or abs(atoms.cell.volume) < 1e-6:
         raise StructureError(f"{path}: the structure has no 3-D periodic cell")
     atoms.wrap()

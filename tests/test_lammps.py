@@ -122,7 +122,7 @@ def test_exported_job_reproduces_the_papers_input(tmp_path, shared_dir, paper_mo
 
 def test_melt_quench_export_and_launch_scripts(tmp_path):
     argon = bulk("Ar", "fcc", a=5.26, cubic=True)
-    stages = melt_quench(T_max=1200, rate_K_per_ps=100, plateau_ps=1, equilibrate_ps=2)
+    stages = melt_quench(T_max_K=1200, rate_K_per_ps=100, plateau_ps=1, equilibrate_ps=2)
     text = export_lammps_job(argon, None, stages, tmp_path, pair=LJ_PAIR)["input"].read_text()
     fixes = re.findall(r"fix (\S+) all nvt temp (\S+) (\S+) 0.1\nrun (\d+)", text)
     assert [f[1:] for f in fixes] == [("300", "1200", "18000"), ("1200", "1200", "2000"),

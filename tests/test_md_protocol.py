@@ -1,7 +1,7 @@
 """Stages, the melt-quench protocol of Castel et al. (2024) and the step schedule."""
 import pytest
 
-from aseml_zif.errors import AsemlZifError
+from aseml_zif.errors import AsemlZifError, SettingsError
 from aseml_zif.md import Stage, StageError, melt_quench
 from aseml_zif.md.schedule import Schedule
 
@@ -18,13 +18,23 @@ def test_melt_quench_has_the_papers_defaults():
 
 
 def test_melt_quench_knobs_and_npt():
-    stages = melt_quench(T_max=1200, rate_K_per_ps=100, plateau_ps=0, equilibrate_ps=5,
-                         T_start=400, ensemble="npt", pressure_GPa=0.0)
+    stages = melt_quench(T_max_K=1200, rate_K_per_ps=100, plateau_ps=0, equilibrate_ps=5,
+                         T_start_K=400, ensemble="npt", pressure_GPa=0.0)
     assert [s.label for s in stages] == ["heat", "quench", "equilibrate"]
     assert stages[0].duration_ps == pytest.approx(8.0)
     assert all(s.pressure_GPa == 0.0 and s.ensemble == "npt" for s in stages)
-    with pytest.raises(StageError, match="T_max"):
-        melt_quench(T_max=200)
+    with pytest.raises(StageError, match="T_max_K"):
+        melt_quench(T_max_K=200)
+
+
+def test_melt_quench_old_temperature_names_warn_and_still_work():
+    new = melt_quench(T_max_K=1200, T_start_K=400, rate_K_per_ps=100)
+    with pytest.warns(DeprecationWarning, match=r"melt_quench\(T_max=\) is deprecated, use T_max_K="):
+        with pytest.warns(DeprecationWarning, match=r"T_start=\) is deprecated, use T_start_K="):
+            old = melt_quench(T_max=1200, T_start=400, rate_K_per_ps=100)
+    assert old == new and new[0].temperature_range == (400.0, 1200.0)
+    with pytest.raises(SettingsError, match="T_max_K= only"), pytest.warns(DeprecationWarning):
+        melt_quench(T_max_K=1300, T_max=1200)
 
 
 @pytest.mark.parametrize(

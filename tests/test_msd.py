@@ -7,7 +7,7 @@ import pytest
 from ase import Atoms
 
 from aseml_zif.analysis import MSD
-from aseml_zif.errors import AsemlZifError, StructureError
+from aseml_zif.errors import AsemlZifError, SettingsError, StructureError
 
 matplotlib.use("Agg")
 
@@ -32,7 +32,7 @@ def test_ballistic_motion_through_a_triclinic_cell():
     velocities = np.array([v[s] for s in symbols])
     r0 = rng.random((8, 3)) @ CELL
     traj = [r0 + k * velocities for k in range(n_frames)]
-    msd = MSD(timestep=dt, max_lag=40).compute(wrapped_frames(traj, [CELL] * n_frames, symbols))
+    msd = MSD(timestep_fs=dt, max_lag=40).compute(wrapped_frames(traj, [CELL] * n_frames, symbols))
     np.testing.assert_allclose(msd.unwrapped_positions, np.array(traj), atol=1e-9)
     lags = msd.times / dt
     assert msd.times[-1] == 40 * dt
@@ -45,7 +45,7 @@ def test_fft_average_equals_the_direct_sum_over_origins():
     steps = rng.normal(scale=0.3, size=(50, 6, 3))
     traj = np.cumsum(steps, axis=0)
     cell = np.eye(3) * 30.0
-    msd = MSD(timestep=1.0, max_lag=49).compute(wrapped_frames(traj, [cell] * 50, "Ar6"))
+    msd = MSD(timestep_fs=1.0, max_lag=49).compute(wrapped_frames(traj, [cell] * 50, "Ar6"))
     direct = [np.mean([np.sum((traj[t + m] - traj[t]) ** 2, axis=1).mean() for t in range(50 - m)])
               for m in range(50)]
     np.testing.assert_allclose(msd.msd["Ar"], direct, rtol=1e-10, atol=1e-12)
@@ -59,7 +59,7 @@ def test_fluctuating_npt_cell_gives_no_spurious_jumps():
     traj = 0.5 * np.ones(3) @ CELL + np.cumsum(rng.normal(scale=0.4, size=(n_frames, 20, 3)), axis=0)
     cells = [CELL * (1 + 0.01 * np.sin(0.3 * k)) + 0.02 * rng.normal(size=(3, 3)) for k in range(n_frames)]
     frames = wrapped_frames(traj, cells, "Ne20")
-    msd = MSD(timestep=1.0).compute(frames[:120]).compute(frames[120:])  # continued trajectory
+    msd = MSD(timestep_fs=1.0).compute(frames[:120]).compute(frames[120:])  # continued trajectory
     error = np.abs(msd.unwrapped_positions - traj).max()
     assert error < 0.5  # wrapping errors would be a cell vector (>= 8 Å)
     direct = np.mean(np.sum((traj[50:] - traj[:-50]) ** 2, axis=2))
@@ -69,7 +69,7 @@ def test_fluctuating_npt_cell_gives_no_spurious_jumps():
 def test_time_axis_stride_and_errors():
     cell = np.eye(3) * 10
     frames = [Atoms("Ar", positions=[[0.1 * k, 0, 0]], cell=cell, pbc=True) for k in range(11)]
-    msd = MSD(timestep=0.5, stride=2).compute(frames)
+    msd = MSD(timestep_fs=0.5, stride=2).compute(frames)
     assert msd.n_frames == 6
     np.testing.assert_allclose(msd.times, [0.0, 1.0, 2.0, 3.0])  # default max_lag = 3
     np.testing.assert_allclose(msd.msd["Ar"], (0.2 * np.arange(4)) ** 2, atol=1e-12)
@@ -79,6 +79,19 @@ def test_time_axis_stride_and_errors():
     with pytest.raises(StructureError, match="frame 1"):
         MSD(1.0).compute([frames[0], Atoms("Ne", cell=cell, pbc=True)])
     with pytest.raises(AsemlZifError):
-        MSD(timestep=0.0)
+        MSD(timestep_fs=0.0)
     with pytest.raises(AsemlZifError, match="compute"):
         MSD(1.0).msd
+
+
+def test_old_timestep_name_warns_and_still_works():
+    frames = [Atoms("Ar", positions=[[0.1 * k, 0, 0]], cell=np.eye(3) * 10, pbc=True) for k in range(5)]
+    with pytest.warns(DeprecationWarning, match=r"MSD\(timestep=\) is deprecated, use timestep_fs="):
+        old = MSD(timestep=0.5).compute(frames)
+    new = MSD(timestep_fs=0.5).compute(frames)
+    np.testing.assert_allclose(old.times, new.times)
+    assert new.times[1] == 0.5 and new.timestep_fs == 0.5
+    with pytest.raises(SettingsError, match="timestep_fs= only"), pytest.warns(DeprecationWarning):
+        MSD(timestep_fs=0.5, timestep=1.0)
+    with pytest.raises(SettingsError, match="timestep_fs"):
+        MSD()

@@ -20,7 +20,9 @@ def test_crystal_report_and_figures(crystal_lmp, tmp_path):
     assert report["linkers"]["n_intact_per_frame"] == [32]
     assert report["linkers"]["first_frame_with_broken_linker"] is None
     assert report["rings"]["counts_per_cell"] == {"8": 4.0, "12": 16.0, "16": 32.0}
-    assert report["pore_volume"]["total"] == pytest.approx(53.3, abs=1.0)
+    assert report["pore_volume"]["total_cm3_per_kg"] == pytest.approx(53.3, abs=1.0)
+    with pytest.warns(DeprecationWarning, match="use 'total_std_cm3_per_kg'"):
+        assert report["pore_volume"]["total_std"] == report["pore_volume"]["total_std_cm3_per_kg"]
     assert report["angles"]["mean"] == pytest.approx(109.5, abs=1.5)
     zn_n = report["rdf"]["Zn-N"]
     assert 1.9 < zn_n["r"][int(np.argmax(zn_n["g"]))] < 2.1

@@ -1,7 +1,7 @@
 """Bond-angle distributions (default N–Zn–N, Zn–N bonds within 2.5 Å) and the angular PMF."""
 import numpy as np
 
-from ..errors import AsemlZifError
+from ..errors import AsemlZifError, SettingsError
 from .frames import as_frame_list
 from .rdf import _FrameAccumulator, pair_neighbors, potential_of_mean_force, progress
 
@@ -58,7 +58,7 @@ class BondAngles(_FrameAccumulator):
 
     def __init__(self, center="Zn", neighbor="N", cutoff=2.5, bins=180, stride=1):
         if cutoff <= 0 or bins < 1:
-            raise AsemlZifError(f"need cutoff > 0 and bins >= 1, got {cutoff}, {bins}")
+            raise SettingsError(f"need cutoff > 0 and bins >= 1, got {cutoff}, {bins}")
         self.center = center
         self.neighbor = neighbor
         self.cutoff = float(cutoff)

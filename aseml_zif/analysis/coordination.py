@@ -1,7 +1,7 @@
 """Coordination numbers (default Zn–N within 2.5 Å): mean and distribution over frames."""
 import numpy as np
 
-from ..errors import AsemlZifError
+from ..errors import SettingsError
 from .frames import as_frame_list
 from .rdf import _FrameAccumulator, pair_neighbors, progress, species_indices
 
@@ -31,7 +31,7 @@ class Coordination(_FrameAccumulator):
 
     def __init__(self, center="Zn", neighbor="N", cutoff=2.5, stride=1):
         if cutoff <= 0:
-            raise AsemlZifError(f"cutoff must be > 0 Å, got {cutoff}")
+            raise SettingsError(f"cutoff must be > 0 Å, got {cutoff}")
         self.center = center
         self.neighbor = neighbor
         self.cutoff = float(cutoff)

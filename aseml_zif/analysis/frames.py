@@ -4,6 +4,7 @@ from pathlib import Path
 from ase import Atoms
 
 from ..errors import StructureError
+from ..io import check_frames
 
 __all__ = ["as_frame_list"]
 
@@ -22,7 +23,8 @@ def as_frame_list(frames, stride=1):
     Raises
     ------
     StructureError
-        Unreadable file, empty input, or an element that is not an ``Atoms``.
+        Unreadable file (or one with non-finite numbers; the message names it), empty input,
+        or an element that is not an ``Atoms``.
     """
     if stride < 1:
         raise StructureError(f"stride must be >= 1, got {stride}")
@@ -38,6 +40,9 @@ def as_frame_list(frames, stride=1):
             frames = read(str(path), index=f"::{stride}")
         except Exception as exc:
             raise StructureError(f"{path}: cannot read frames ({exc})") from exc
+        frames = check_frames(list(frames), path)
+        if not frames:
+            raise StructureError(f"{path}: no frames")
         stride = 1
     frames = list(frames)[::stride]
     if not frames:

@@ -2,7 +2,8 @@
 import numpy as np
 from ase.data import chemical_symbols
 
-from ..errors import AsemlZifError, StructureError
+from .._deprecation import renamed_argument
+from ..errors import SettingsError, StructureError
 from .frames import as_frame_list
 from .rdf import _FrameAccumulator, progress
 
@@ -71,25 +72,33 @@ class MSD(_FrameAccumulator):
 
     Parameters
     ----------
-    timestep : float
+    timestep_fs : float
         Time between two consecutive frames of the input, in fs (before ``stride``).
     max_lag : int, optional
         Largest lag in (strided) frames; default: half the number of frames, where every lag
         still averages over at least half of the trajectory.
     stride : int
-        Use every ``stride``-th frame (then frames are ``stride * timestep`` apart).
+        Use every ``stride``-th frame (then frames are ``stride * timestep_fs`` apart).
+    timestep : float, optional
+        Deprecated name of ``timestep_fs`` (warns).
+
+    Raises
+    ------
+    SettingsError
+        No or a non-positive time step, ``max_lag < 1``, or both ``timestep_fs`` and ``timestep``.
 
     Notes
     -----
     Successive calls to :meth:`compute` continue the same trajectory.
     """
 
-    def __init__(self, timestep, max_lag=None, stride=1):
-        if timestep <= 0:
-            raise AsemlZifError(f"timestep must be > 0 fs, got {timestep}")
+    def __init__(self, timestep_fs=None, max_lag=None, stride=1, *, timestep=None):
+        timestep_fs = renamed_argument("MSD", "timestep", "timestep_fs", timestep, timestep_fs)
+        if timestep_fs is None or not timestep_fs > 0:
+            raise SettingsError(f"MSD: timestep_fs must be > 0 fs, got {timestep_fs}")
         if max_lag is not None and max_lag < 1:
-            raise AsemlZifError(f"max_lag must be >= 1 frame, got {max_lag}")
-        self.timestep = float(timestep)
+            raise SettingsError(f"MSD: max_lag must be >= 1 frame, got {max_lag}")
+        self.timestep_fs = float(timestep_fs)
         self.max_lag = max_lag
         self.stride = int(stride)
         self._numbers = None
@@ -126,7 +135,7 @@ class MSD(_FrameAccumulator):
     @property
     def times(self):
         """Lag times in fs, starting at 0."""
-        return np.arange(self._lags()) * self.timestep * self.stride
+        return np.arange(self._lags()) * self.timestep_fs * self.stride
 
     @property
     def unwrapped_positions(self):

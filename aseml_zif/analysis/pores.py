@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AsemlZifError, StructureError
+from .._deprecation import RenamedKeys
+from ..errors import PoreVolumeError, StructureError
 
-__all__ = ["pore_volume", "PoreVolumeError"]
+__all__ = ["pore_volume", "RENAMED_KEYS"]
 
 _FIELDS = {
     "cell_volume": r"Unitcell_volume:\s*(\S+)",
@@ -32,9 +33,14 @@ _FIELDS = {
     "non_accessible_cm3_g": r"NAV_cm\^3/g:\s*(\S+)",
 }
 
-
-class PoreVolumeError(AsemlZifError):
-    """Zeo++ is missing or could not analyse the structure."""
+#: result keys before they carried their units (old -> new), still readable with a warning
+RENAMED_KEYS = {
+    "total": "total_cm3_per_kg",
+    "accessible": "accessible_cm3_per_kg",
+    "non_accessible": "non_accessible_cm3_per_kg",
+    "cell_volume": "cell_volume_A3",
+    "density": "density_g_cm3",
+}
 
 
 @contextmanager
@@ -96,9 +102,12 @@ def pore_volume(atoms, probe_radius=1.2, channel_radius=None, samples=50000,
     Returns
     -------
     dict
-        ``total``, ``accessible``, ``non_accessible`` in cm³/kg; also ``accessible_A3``,
-        ``non_accessible_A3`` (Å³ per cell), ``cell_volume`` (Å³), ``density`` (g/cm³) and
-        ``void_fraction`` (total void volume / cell volume).
+        ``total_cm3_per_kg``, ``accessible_cm3_per_kg``, ``non_accessible_cm3_per_kg``;
+        ``accessible_A3``, ``non_accessible_A3`` (Å³ per cell), ``cell_volume_A3``,
+        ``density_g_cm3``, ``void_fraction`` (total void volume / cell volume), and the
+        settings ``probe_radius``, ``channel_radius`` (Å), ``samples``. The keys of
+        :data:`RENAMED_KEYS` (``total``, ``accessible``, ... without units) still read, with a
+        :class:`DeprecationWarning`.
 
     Raises
     ------
@@ -130,17 +139,17 @@ def pore_volume(atoms, probe_radius=1.2, channel_radius=None, samples=50000,
         values = _zeo_volume(cif, channel_radius, probe_radius, samples, high_accuracy)
     accessible = 1000.0 * values["accessible_cm3_g"]
     non_accessible = 1000.0 * values["non_accessible_cm3_g"]
-    return {
-        "total": accessible + non_accessible,
-        "accessible": accessible,
-        "non_accessible": non_accessible,
+    return RenamedKeys({
+        "total_cm3_per_kg": accessible + non_accessible,
+        "accessible_cm3_per_kg": accessible,
+        "non_accessible_cm3_per_kg": non_accessible,
         "accessible_A3": values["accessible_A3"],
         "non_accessible_A3": values["non_accessible_A3"],
-        "cell_volume": values["cell_volume"],
-        "density": values["density"],
+        "cell_volume_A3": values["cell_volume"],
+        "density_g_cm3": values["density"],
         "void_fraction": (values["accessible_A3"] + values["non_accessible_A3"])
         / values["cell_volume"],
         "probe_radius": float(probe_radius),
         "channel_radius": float(channel_radius),
         "samples": int(samples),
-    }
+    }, RENAMED_KEYS, "pore_volume")

@@ -11,7 +11,7 @@ from ase import units
 from ase.data import atomic_numbers
 
 from .._progress import progress_bar
-from ..errors import AsemlZifError, StructureError
+from ..errors import AsemlZifError, SettingsError, StructureError
 from ..neighbors import neighbor_list
 from .frames import as_frame_list
 
@@ -117,17 +117,17 @@ def potential_of_mean_force(distribution, temperature):
 
     Raises
     ------
-    AsemlZifError
+    SettingsError
         Negative values, an all-zero distribution or a non-positive temperature.
     """
     g = np.asarray(distribution, dtype=float)
     if temperature <= 0:
-        raise AsemlZifError(f"temperature must be > 0 K, got {temperature}")
+        raise SettingsError(f"temperature must be > 0 K, got {temperature}")
     if np.any(g < 0) or not np.all(np.isfinite(g)):
-        raise AsemlZifError("a distribution for a PMF must be finite and non-negative")
+        raise SettingsError("a distribution for a PMF must be finite and non-negative")
     g_max = g.max(initial=0.0)
     if g_max <= 0:
-        raise AsemlZifError("the distribution is zero everywhere: no PMF")
+        raise SettingsError("the distribution is zero everywhere: no PMF")
     with np.errstate(divide="ignore"):
         return -KB_KJ_PER_MOL * temperature * (np.log(g) - np.log(g_max))
 
@@ -181,9 +181,9 @@ class RDF(_FrameAccumulator):
 
     def __init__(self, pair=("Zn", "N"), r_max=10.0, bins=200, stride=1):
         if len(pair) != 2:
-            raise AsemlZifError(f"pair must be two element symbols, got {pair!r}")
+            raise SettingsError(f"pair must be two element symbols, got {pair!r}")
         if r_max <= 0 or bins < 1:
-            raise AsemlZifError(f"need r_max > 0 and bins >= 1, got {r_max}, {bins}")
+            raise SettingsError(f"need r_max > 0 and bins >= 1, got {r_max}, {bins}")
         self.pair = tuple(pair)
         self.r_max = float(r_max)
         self.bins = int(bins)

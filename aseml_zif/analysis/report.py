@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .._progress import progress_bar
+from .._deprecation import RenamedKeys
 from ..errors import AsemlZifError
 from .angles import BondAngles
 from .coordination import Coordination
@@ -66,12 +67,18 @@ def _pore_summary(frames, probe_radius):
                for atoms in progress_bar(frames, desc="pore volume", disable=len(frames) < 2,
                                          leave=False)]
     summary = {"probe_radius": probe_radius, "n_frames": len(results)}
-    for key in ("total", "accessible", "non_accessible"):
-        values = np.array([r[key] for r in results])
-        summary[key] = float(values.mean())
-        summary[f"{key}_std"] = float(values.std())
-        summary[f"{key}_per_frame"] = values.tolist()
+    for name in ("total", "accessible", "non_accessible"):
+        values = np.array([r[f"{name}_cm3_per_kg"] for r in results])
+        for part, value in (("", float(values.mean())), ("_std", float(values.std())),
+                            ("_per_frame", values.tolist())):
+            summary[f"{name}{part}_cm3_per_kg"] = value
     return summary
+
+
+#: keys of the report's ``pore_volume`` before they carried their unit (read with a warning)
+_PORE_KEYS_RENAMED = {f"{name}{part}": f"{name}{part}_cm3_per_kg"
+                      for name in ("total", "accessible", "non_accessible")
+                      for part in ("", "_std", "_per_frame")}
 
 
 def _figures(outdir, rdfs, angles, rings, coordination, temperature, msd):
@@ -220,6 +227,9 @@ def analyze(frames, outdir=None, temperature=300.0, stride=1, pairs=DEFAULT_PAIR
         report["figures"] = _figures(outdir, rdfs, angles, ring_stats, coordination,
                                      temperature, msd)
     report = _json_safe(report)
+    if pores:
+        report["pore_volume"] = RenamedKeys(report["pore_volume"], _PORE_KEYS_RENAMED,
+                                            "analyze: pore_volume")
     if outdir is not None:
         with open(outdir / "report.json", "w") as fh:
             json.dump(report, fh, indent=1, allow_nan=False)

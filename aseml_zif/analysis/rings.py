@@ -18,15 +18,11 @@ from collections import Counter
 import numpy as np
 
 from .._progress import progress_bar
-from ..errors import AsemlZifError
+from ..errors import RingSearchError
 from .frames import as_frame_list
 from .linkers import ZN_N_CUTOFF, find_linkers
 
-__all__ = ["RingStatistics", "RingSearchError", "primitive_rings"]
-
-
-class RingSearchError(AsemlZifError, ValueError):
-    """Invalid ring-search settings."""
+__all__ = ["RingStatistics", "primitive_rings"]
 
 
 _IMAGE_OFFSET = 64  # image components must stay within ±63 cells of the start

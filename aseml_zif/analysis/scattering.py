@@ -31,6 +31,7 @@ R_w = 0.12–0.15 over 0.5–20 Å: GudrunX steps not recorded in the files (pre
 treatment of the unmeasured Q < 0.61 Å⁻¹) account for the rest.
 """
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,14 +39,13 @@ import numpy as np
 from ase.data import chemical_symbols
 
 from .._resources import resource_path
-from ..errors import AsemlZifError, StructureError
+from ..errors import DataFileError, SettingsError, StructureError
 from ..neighbors import neighbor_list
 from .frames import as_frame_list
 from .rdf import _FrameAccumulator, periodic_volume, progress
 
 __all__ = [
     "XRayScattering",
-    "DataFileError",
     "MeasuredStructureFactor",
     "MeasuredPairDistribution",
     "read_int01",
@@ -60,10 +60,6 @@ GUDRUN_LORCH_WIDTH = 0.08
 
 _FORM_FACTOR_FILE = "xray_form_factors.json"
 _COEFFICIENTS = None
-
-
-class DataFileError(AsemlZifError, ValueError):
-    """A measured scattering file is missing or not in the expected column format."""
 
 
 def _coefficients():
@@ -150,7 +146,7 @@ def r_w(model, measured, error=None):
     """
     model, measured = np.asarray(model, dtype=float), np.asarray(measured, dtype=float)
     if model.shape != measured.shape:
-        raise AsemlZifError(f"R_w needs curves on one grid, got shapes {model.shape} and {measured.shape}")
+        raise SettingsError(f"R_w needs curves on one grid, got shapes {model.shape} and {measured.shape}")
     w = np.ones_like(measured) if error is None else 1.0 / np.asarray(error, dtype=float) ** 2
     return float(np.sqrt(np.sum(w * (model - measured) ** 2) / np.sum(w * measured**2)))
 
@@ -182,11 +178,16 @@ def _read_columns(path, suffix):
     if path.suffix != suffix:
         raise DataFileError(f"{path}: expected a {suffix} file")
     try:
-        table = np.loadtxt(path, comments="#", ndmin=2)
+        with warnings.catch_warnings():  # an empty file: the shape check below says so
+            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
+            table = np.loadtxt(path, comments="#", ndmin=2)
     except ValueError as exc:
         raise DataFileError(f"{path}: not a table of numbers ({exc})") from exc
     if table.shape[1] != 3 or table.shape[0] < 2:
         raise DataFileError(f"{path}: expected 3 columns and several rows, got shape {table.shape}")
+    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
+    if bad.size:
+        raise DataFileError(f"{path}: non-finite numbers in data row {bad[0] + 1}: {table[bad[0]]}")
     return table.T
 
 
@@ -240,7 +241,7 @@ class XRayScattering(_FrameAccumulator):
     def __init__(self, r_max=20.0, dr=0.01, r_window=True, lorch_width=GUDRUN_LORCH_WIDTH,
                  broadening=0.0, q_dependent_form_factors=True, stride=1):
         if r_max <= 0 or dr <= 0 or dr >= r_max or broadening < 0:
-            raise AsemlZifError(
+            raise SettingsError(
                 f"need 0 < dr < r_max and broadening >= 0, got dr={dr}, r_max={r_max}, "
                 f"broadening={broadening}"
             )

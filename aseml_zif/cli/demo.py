@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._deprecation import renamed_argument
 from .analysis import structure_analysis, summary_of
 from .common import add_model_arguments, load_calculator, output_dir, save_figure, write_json
 from .md import run_protocol
@@ -16,20 +17,25 @@ __all__ = ["register", "demo_stages", "run_demo"]
 QUICK_STEPS = 200
 
 
-def demo_stages(steps, timestep_fs=0.5, T_max=1500.0, T_start=300.0):
+def demo_stages(steps, timestep_fs=0.5, T_max_K=1500.0, T_start_K=300.0, *, T_max=None,
+                T_start=None):
     """The paper's melt-quench shortened to ``steps`` MD steps, a quarter for each stage.
 
-    Heating, plateau at ``T_max``, quench and equilibration at ``T_start`` each last
+    Heating, plateau at ``T_max_K``, quench and equilibration at ``T_start_K`` each last
     ``steps * timestep_fs / 4``; the heating/quench rate follows (the paper: 20 K/ps, here
     hundreds of K/ps). A few thousand steps are far shorter than the paper's 50 ps plateau: with
     the default 6000 steps (0.75 ps at 1500 K) ZIF-4 does not melt, it comes back with the
     crystal's topology; a glass needs :func:`aseml_zif.md.melt_quench` with the paper's durations.
+    ``T_max`` and ``T_start`` are deprecated names of ``T_max_K`` and ``T_start_K`` (warn).
     """
     from ..md import melt_quench
 
+    T_max_K = renamed_argument("demo_stages", "T_max", "T_max_K", T_max, T_max_K, 1500.0)
+    T_start_K = renamed_argument("demo_stages", "T_start", "T_start_K", T_start, T_start_K, 300.0)
+
     quarter_ps = steps * timestep_fs / 4000.0
-    return melt_quench(T_max=T_max, rate_K_per_ps=(T_max - T_start) / quarter_ps,
-                       plateau_ps=quarter_ps, equilibrate_ps=quarter_ps, T_start=T_start)
+    return melt_quench(T_max_K=T_max_K, rate_K_per_ps=(T_max_K - T_start_K) / quarter_ps,
+                       plateau_ps=quarter_ps, equilibrate_ps=quarter_ps, T_start_K=T_start_K)
 
 
 def plot_comparison(crystal, final, path):
@@ -91,8 +97,8 @@ def _last_stage_frames(workdir):
 DEMO_T_MAX_K = 1500.0
 
 
-def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max=DEMO_T_MAX_K, device="auto",
-             dtype=None, seed=0):
+def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_K, device="auto",
+             dtype=None, seed=0, *, T_max=None):
     """Build ZIF-4, melt-quench it with the linker watchdog on, and analyse both structures.
 
     Parameters
@@ -103,10 +109,12 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max=DEMO_T_MAX_K,
         ``"demo"`` (the embedded model), a model file, or ``"module:factory"``.
     steps : int
         Total MD steps of the shortened melt-quench (see :func:`demo_stages`).
-    timestep_fs, T_max : float
+    timestep_fs, T_max_K : float
         Time step in fs and melt temperature in K.
     device, dtype, seed
         Device and precision of the model; seed of the initial velocities.
+    T_max : float, optional
+        Deprecated name of ``T_max_K`` (warns).
 
     Returns
     -------
@@ -121,12 +129,13 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max=DEMO_T_MAX_K,
     """
     from ..structures import zif4_crystal
 
+    T_max_K = renamed_argument("run_demo", "T_max", "T_max_K", T_max, T_max_K, DEMO_T_MAX_K)
     out = output_dir(out)
     figures = output_dir(out / "figures")
     started = time.perf_counter()
     calc = load_calculator(model, device, dtype)
     crystal = zif4_crystal()
-    stages = demo_stages(steps, timestep_fs, T_max)
+    stages = demo_stages(steps, timestep_fs, T_max_K)
     run_args = Namespace(timestep_fs=timestep_fs, save_every=max(1, steps // 100),
                          checkpoint_every=max(1, steps // 10), no_watchdog=False, seed=seed)
     final, md_results = run_protocol(crystal, calc, stages, out / "md", run_args)
@@ -136,7 +145,7 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max=DEMO_T_MAX_K,
     plot_comparison(crystal_analysis, final_analysis, figures / "crystal_vs_glass.png")
     report = {
         "model": str(model),
-        "protocol": {"steps": steps, "timestep_fs": timestep_fs, "T_max_K": T_max,
+        "protocol": {"steps": steps, "timestep_fs": timestep_fs, "T_max_K": T_max_K,
                      "stages": md_results["stages"]},
         "md": md_results["summary"],
         "watchdog": "on: linker integrity checked during the whole run, no failure",
@@ -157,7 +166,7 @@ def _demo(args):
         s = report[name]
         print(f"{name:8s} Zn-N CN {s['zn_n_coordination']['mean']:.3f}, "
               f"{s['linkers']['n_intact']} intact linkers, rings {s['ring_counts_per_cell']}, "
-              f"pores {s['pore_volume_cm3_per_kg']['total']:.1f} cm3/kg")
+              f"pores {s['pore_volume_cm3_per_kg']['total_cm3_per_kg']:.1f} cm3/kg")
     print(f"wrote {Path(args.out) / 'report.json'} and figures ({report['wall_time_s']:.0f} s)")
 
 

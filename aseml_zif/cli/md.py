@@ -123,8 +123,8 @@ def _md(args):
 def _meltquench(args):
     from ..md import melt_quench
 
-    stages = melt_quench(T_max=args.t_max, rate_K_per_ps=args.rate, plateau_ps=args.plateau_ps,
-                         equilibrate_ps=args.equilibrate_ps, T_start=args.t_start,
+    stages = melt_quench(T_max_K=args.t_max, rate_K_per_ps=args.rate, plateau_ps=args.plateau_ps,
+                         equilibrate_ps=args.equilibrate_ps, T_start_K=args.t_start,
                          ensemble=NPT_CELLS[args.cell] if args.pressure_gpa is not None else "nvt",
                          pressure_GPa=args.pressure_gpa)
     atoms = load_structure(args.structure, args.supercell)

@@ -2,7 +2,7 @@
 (:mod:`aseml_zif.training`; training itself is nequip's own ``nequip-train``)."""
 from pathlib import Path
 
-from ..errors import AsemlZifError
+from ..errors import SettingsError
 from .common import add_model_arguments, load_calculator, output_dir, save_figure, write_json
 
 __all__ = ["register", "parse_assignments"]
@@ -17,7 +17,7 @@ def parse_assignments(items, lists=False):
     for item in items or ():
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise AsemlZifError(f"expected KEY=VALUE, got {item!r}")
+            raise SettingsError(f"expected KEY=VALUE, got {item!r}")
         values = [yaml.safe_load(v) for v in value.split(",")] if lists else yaml.safe_load(value)
         result[key.strip()] = values
     return result

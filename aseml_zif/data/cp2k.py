@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 from ase import Atoms, units
+from ase.data import atomic_numbers
 
-from ..errors import StructureError
+from ..errors import Cp2kFormatError
 from .store import with_labels
 
-__all__ = ["read_cp2k", "Cp2kFormatError"]
+__all__ = ["read_cp2k"]
 
 _HEADER = re.compile(
     r"i\s*=\s*(?P<step>-?\d+)\s*,\s*time\s*=\s*(?P<time>\S+?)\s*,\s*E\s*=\s*(?P<energy>\S+)"
@@ -31,8 +32,23 @@ _HEADER = re.compile(
 _TABLE_COLUMNS = {"ener": 7, "cell": 12, "stress": 11}
 
 
-class Cp2kFormatError(StructureError):
-    """A CP2K output file is truncated, malformed, or inconsistent with its sibling files."""
+def _lines(path):
+    try:
+        return Path(path).read_text().splitlines()
+    except UnicodeDecodeError as exc:
+        raise Cp2kFormatError(f"{path}: not a text file (byte {exc.start} is not UTF-8)") from None
+
+
+def _finite(fields, path, where):
+    """The fields as floats; Cp2kFormatError naming ``path`` and ``where`` if one is not a finite
+    number."""
+    try:
+        values = np.array([float(x) for x in fields])
+    except ValueError:
+        values = np.array([np.nan])
+    if not np.isfinite(values).all():
+        raise Cp2kFormatError(f"{path}: {where}: not finite numbers: {' '.join(fields)!r}")
+    return values
 
 
 def _read_xyz_blocks(path):
@@ -40,7 +56,7 @@ def _read_xyz_blocks(path):
 
     A step printed twice (restarted run) keeps its last occurrence.
     """
-    lines = Path(path).read_text().splitlines()
+    lines = _lines(path)
     blocks = {}
     k = 0
     while k < len(lines):
@@ -50,7 +66,9 @@ def _read_xyz_blocks(path):
         try:
             natoms = int(lines[k].split()[0])
         except ValueError:
-            raise Cp2kFormatError(f"{path}: line {k + 1}: expected an atom count") from None
+            natoms = 0
+        if natoms < 1:
+            raise Cp2kFormatError(f"{path}: line {k + 1}: expected an atom count")
         if k + 1 >= len(lines):
             raise Cp2kFormatError(f"{path}: line {k + 2}: file ends before the comment line")
         match = _HEADER.search(lines[k + 1])
@@ -59,6 +77,7 @@ def _read_xyz_blocks(path):
                 f"{path}: line {k + 2}: comment is not ' i = <step>, time = <fs>, E = <Hartree>'"
             )
         step = int(match["step"])
+        time_fs, energy = _finite([match["time"], match["energy"]], path, f"line {k + 2}")
         body = lines[k + 2 : k + 2 + natoms]
         if len(body) < natoms:
             raise Cp2kFormatError(
@@ -67,16 +86,12 @@ def _read_xyz_blocks(path):
         symbols, xyz = [], np.empty((natoms, 3))
         for n, line in enumerate(body):
             fields = line.split()
-            try:
-                xyz[n] = [float(x) for x in fields[1:4]]
-                if len(fields) < 4:
-                    raise ValueError
-            except ValueError:
-                raise Cp2kFormatError(
-                    f"{path}: step {step}, atom {n + 1} (line {k + 3 + n}): malformed '{line}'"
-                ) from None
+            where = f"step {step}, atom {n + 1} (line {k + 3 + n})"
+            if len(fields) < 4 or fields[0] not in atomic_numbers:
+                raise Cp2kFormatError(f"{path}: {where}: malformed '{line}'")
+            xyz[n] = _finite(fields[1:4], path, where)
             symbols.append(fields[0])
-        blocks[step] = (float(match["time"]), float(match["energy"]), symbols, xyz)
+        blocks[step] = (time_fs, energy, symbols, xyz)
         k += 2 + natoms
     if not blocks:
         raise Cp2kFormatError(f"{path}: no frames")
@@ -87,14 +102,11 @@ def _read_table(path, kind):
     """Return ``{step: row}`` of a ``#``-headed CP2K table; a repeated step keeps its last row."""
     rows = {}
     ncol = _TABLE_COLUMNS[kind]
-    for number, line in enumerate(Path(path).read_text().splitlines(), start=1):
+    for number, line in enumerate(_lines(path), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         fields = line.split()
-        try:
-            values = np.array([float(x) for x in fields])
-        except ValueError:
-            raise Cp2kFormatError(f"{path}: line {number}: not numeric: '{line}'") from None
+        values = _finite(fields, path, f"line {number}")
         if len(values) != ncol:
             step = fields[0] if fields else "?"
             raise Cp2kFormatError(
@@ -149,8 +161,12 @@ def _read_one(prefix, source, cell):
         info = {"source": source, "step": step, "time_fs": time_fs}
         if "cell" in tables:
             box = tables["cell"][1][step][2:11].reshape(3, 3)
+            source_of_box = f"{tables['cell'][0]}: step {step}"
         else:
             box = np.asarray(cell, dtype=float).reshape(3, 3)
+            source_of_box = f"{pos_path}: the cell= argument"
+        if not abs(np.linalg.det(box)) > 1e-6:
+            raise Cp2kFormatError(f"{source_of_box}: degenerate cell {box.tolist()}")
         atoms = Atoms(symbols=symbols, positions=xyz, cell=box, pbc=True)
         force_values = None
         if forces is not None:

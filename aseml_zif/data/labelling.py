@@ -5,14 +5,10 @@ import numpy as np
 
 from .._progress import progress_bar
 from ..analysis.frames import as_frame_list
-from ..errors import AsemlZifError
+from ..errors import AsemlZifError, LabellingError
 from .store import append_frame, read_frames, with_labels
 
-__all__ = ["label", "LabellingError"]
-
-
-class LabellingError(AsemlZifError):
-    """The output file does not continue the requested frames, or the calculator failed on a frame."""
+__all__ = ["label"]
 
 
 def _same_structure(a, b, tol=1e-6):

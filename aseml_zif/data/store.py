@@ -11,6 +11,7 @@ from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from ..errors import StructureError
+from ..io import check_frames
 
 __all__ = ["read_frames", "write_frames", "append_frame", "frame_labels", "with_labels"]
 
@@ -88,7 +89,8 @@ def read_frames(path):
     Raises
     ------
     StructureError
-        Missing, unreadable or unsupported file.
+        Missing, unreadable or unsupported file, or one with non-finite numbers (the message
+        names the file and the frame).
     """
     path = Path(path)
     kind = _kind(path)
@@ -98,7 +100,7 @@ def read_frames(path):
         if kind == "extxyz":
             from ase.io import read
 
-            return list(read(str(path), index=":", format="extxyz"))
+            return check_frames(list(read(str(path), index=":", format="extxyz")), path)
         from ase.db import connect
 
         frames = []
@@ -107,7 +109,7 @@ def read_frames(path):
                 atoms = row.toatoms()
                 atoms.info = dict(row.key_value_pairs)
                 frames.append(atoms)
-        return frames
+        return check_frames(frames, path)
     except StructureError:
         raise
     except Exception as exc:

@@ -12,9 +12,11 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from ase.data import atomic_numbers
 from ase.io.lammpsdata import write_lammps_data
 
 from ..errors import StructureError
+from ..io import check_frames
 from ..md.stages import StageError
 from .calculator import kokkos_args
 from .pair import model_pair
@@ -229,44 +231,80 @@ def read_lammps_dump(path, elements=None, timestep_fs=None, stages=None):
     list of ase.Atoms
         With positions, momenta, forces (``SinglePointCalculator``) and ``info["step"]`` in
         LAMMPS's (rotated, lower-triangular) cell.
+
+    Raises
+    ------
+    StructureError
+        Missing, truncated or malformed dump (or ``job.json``), or non-finite numbers; the
+        message names the file.
     """
     from ase.io import read
 
     from ..md.schedule import Schedule
-    from ..md.stages import Stage
 
     path = Path(path)
     if not path.is_file():
         raise StructureError(f"{path}: no such LAMMPS dump")
     settings_file = path.parent / JOB_FILES["settings"]
+    species_from = ""
     if settings_file.exists():
-        settings = json.loads(settings_file.read_text())
-        elements = elements or settings["elements"]
-        timestep_fs = timestep_fs or settings["timestep_fs"]
-        stages = stages or [Stage(**d) for d in settings["stages"]]
+        species_from = "" if elements else f"; elements from {settings_file}"
+        elements, timestep_fs, stages = _job_settings(settings_file, elements, timestep_fs, stages)
     try:
         frames = read(str(path), format="lammps-dump-text", index=":",
                       specorder=list(elements) if elements else None)
     except Exception as exc:
-        raise StructureError(f"{path}: cannot read LAMMPS dump ({exc})") from exc
+        raise StructureError(f"{path}: cannot read LAMMPS dump ({exc}{species_from})") from exc
+    if not check_frames(frames, path):
+        raise StructureError(f"{path}: no frames")
     steps = _dump_steps(path)
+    if len(steps) != len(frames):
+        raise StructureError(f"{path}: {len(steps)} TIMESTEP items for {len(frames)} frames")
     schedule = Schedule(stages, timestep_fs) if stages and timestep_fs else None
     for frame, step in zip(frames, steps):
         frame.info["step"] = step
         if timestep_fs:
             frame.info["time_fs"] = step * timestep_fs
-        if schedule is not None and step <= schedule.total_steps:
+        if schedule is not None and 0 <= step <= schedule.total_steps:
             frame.info["stage"] = schedule.stages[schedule.stage_index(step)].label
     return frames
 
 
+def _job_settings(settings_file, elements, timestep_fs, stages):
+    """Fill the arguments not given from ``job.json``; refuse an unusable file, naming it."""
+    from ..md.schedule import Schedule
+    from ..md.stages import Stage
+
+    try:
+        settings = json.loads(settings_file.read_text())
+        if not elements:
+            elements = [str(e) for e in settings["elements"]]
+            unknown = [e for e in elements if e not in atomic_numbers]
+            if unknown:
+                raise ValueError(f"unknown elements {unknown}")
+        if not timestep_fs:
+            timestep_fs = float(settings["timestep_fs"])
+            if not 0 < timestep_fs < np.inf:
+                raise ValueError(f"timestep_fs = {timestep_fs}")
+        if not stages:
+            stages = [Stage(**d) for d in settings["stages"]]
+            Schedule(stages, timestep_fs)
+    except Exception as exc:  # noqa: BLE001 - any defect: bytes, JSON, keys, types, values
+        raise StructureError(
+            f"{settings_file}: unusable job settings ({type(exc).__name__}: {exc})") from exc
+    return elements, timestep_fs, stages
+
+
 def _dump_steps(path):
     steps, take = [], False
-    with open(path) as fh:
-        for line in fh:
+    with open(path, "rb") as fh:
+        for number, line in enumerate(fh, start=1):
             if take:
-                steps.append(int(line))
+                try:
+                    steps.append(int(line))
+                except ValueError:
+                    raise StructureError(f"{path}: line {number}: step {line!r} is not an integer") from None
                 take = False
-            elif line.startswith("ITEM: TIMESTEP"):
+            elif line.startswith(b"ITEM: TIMESTEP"):
                 take = True
     return steps

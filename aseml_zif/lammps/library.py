@@ -8,17 +8,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import AsemlZifError
+from ..errors import LammpsError, LammpsStyleError
 
-__all__ = ["LammpsError", "LammpsStyleError", "import_lammps", "has_style", "require_pair_style"]
-
-
-class LammpsError(AsemlZifError):
-    """LAMMPS is missing, or cannot do what was asked."""
-
-
-class LammpsStyleError(LammpsError):
-    """The LAMMPS build lacks a required style (e.g. ``pair_style allegro``)."""
+__all__ = ["import_lammps", "has_style", "require_pair_style"]
 
 
 @lru_cache(maxsize=1)

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AsemlZifError
+from ..errors import CheckpointError
 
 __all__ = [
-    "CheckpointError",
     "write_checkpoint",
     "read_checkpoint",
     "write_json",
@@ -22,10 +21,6 @@ __all__ = [
 ]
 
 _META = "__meta_json__"
-
-
-class CheckpointError(AsemlZifError):
-    """A checkpoint or the run directory it belongs to is unusable."""
 
 
 def fsync_directory(directory):

@@ -82,12 +82,20 @@ class FrameWriter:
 
     def __init__(self, path, keep_frames=0):
         self.path = Path(path)
-        self._cut_to(keep_frames)
-        self._traj = Trajectory(str(self.path), "a" if keep_frames else "w")
+        if not keep_frames:
+            self._traj = Trajectory(str(self.path), "w")
+            return
+        try:
+            self._cut_to(keep_frames)
+            self._traj = Trajectory(str(self.path), "a")
+        except CheckpointError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - ASE's reader raises anything on a damaged file
+            raise CheckpointError(
+                f"{self.path}: damaged trajectory, cannot resume ({type(exc).__name__}: {exc})"
+            ) from exc
 
     def _cut_to(self, keep):
-        if keep == 0:
-            return
         if not self.path.exists():
             raise CheckpointError(f"{self.path}: missing, but the checkpoint counts {keep} frames")
         with Trajectory(str(self.path)) as traj:

@@ -154,6 +154,9 @@ class _Runner:
         path = self._path("settings")
         stored = read_json(path)
         if stored is not None:
+            seed_ok = isinstance(stored, dict) and isinstance(stored.get("seed"), int)
+            if not seed_ok or stored["seed"] < 0:
+                raise CheckpointError(f"{path}: damaged run settings (no valid 'seed')")
             for key, value in settings.items():
                 if json.loads(json.dumps(value)) != stored.get(key):
                     raise CheckpointError(

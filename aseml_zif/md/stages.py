@@ -1,9 +1,10 @@
 """MD protocol stages and the melt-quench schedule of Castel et al. (2024)."""
 from dataclasses import asdict, dataclass
 
-from ..errors import AsemlZifError
+from .._deprecation import renamed_argument
+from ..errors import StageError
 
-__all__ = ["ENSEMBLES", "Stage", "StageError", "melt_quench", "steps_per_stage"]
+__all__ = ["ENSEMBLES", "Stage", "melt_quench", "steps_per_stage"]
 
 #: ensemble name -> what integrates it (see :mod:`aseml_zif.md.integrators`)
 ENSEMBLES = {
@@ -12,10 +13,6 @@ ENSEMBLES = {
     "npt_flex": "MTK fully flexible cell + Nosé–Hoover chain (MTKNPT)",
     "npt_langevin": "Langevin BAOAB, fully flexible cell (LangevinBAOAB(hydrostatic=False))",
 }
-
-
-class StageError(AsemlZifError, ValueError):
-    """A stage or a schedule of stages is ill-defined."""
 
 
 @dataclass(frozen=True)
@@ -118,26 +115,30 @@ def steps_per_stage(stages, timestep_fs):
 
 
 def melt_quench(
-    T_max=1500.0,
+    T_max_K=1500.0,
     rate_K_per_ps=20.0,
     plateau_ps=50.0,
     equilibrate_ps=100.0,
-    T_start=300.0,
+    T_start_K=300.0,
     ensemble="nvt",
     pressure_GPa=None,
     tdamp_fs=100.0,
     pdamp_fs=1000.0,
+    *,
+    T_max=None,
+    T_start=None,
 ):
     """Melt-quench protocol of Castel et al., Digital Discovery 3, 355 (2024).
 
-    Heat from ``T_start`` to ``T_max`` at ``rate_K_per_ps``, hold ``plateau_ps`` at ``T_max``,
-    quench at the same rate back to ``T_start``, equilibrate ``equilibrate_ps`` at ``T_start``.
+    Heat from ``T_start_K`` to ``T_max_K`` at ``rate_K_per_ps``, hold ``plateau_ps`` at
+    ``T_max_K``, quench at the same rate back to ``T_start_K``, equilibrate ``equilibrate_ps`` at
+    ``T_start_K``.
     The paper's defaults: 300 → 1500 K at 20 K/ps (60 ps), 50 ps plateau, 60 ps quench,
     100 ps at 300 K, NVT throughout.
 
     Parameters
     ----------
-    T_max, T_start : float
+    T_max_K, T_start_K : float
         Temperatures in K.
     rate_K_per_ps : float
         Heating and quenching rate in K/ps.
@@ -147,23 +148,34 @@ def melt_quench(
         Ensemble of every stage (see :class:`Stage`); ``pressure_GPa`` for the NPT ones.
     tdamp_fs, pdamp_fs : float
         Thermostat / barostat time constants in fs.
+    T_max, T_start : float, optional
+        Deprecated names of ``T_max_K`` and ``T_start_K`` (warn).
 
     Returns
     -------
     list of Stage
         Named ``"heat"``, ``"plateau"``, ``"quench"``, ``"equilibrate"``.
+
+    Raises
+    ------
+    StageError
+        ``T_max_K <= T_start_K`` or a non-positive rate.
+    SettingsError
+        A temperature given under both its new and its deprecated name.
     """
-    if T_max <= T_start:
-        raise StageError(f"T_max ({T_max} K) must exceed T_start ({T_start} K)")
+    T_max_K = renamed_argument("melt_quench", "T_max", "T_max_K", T_max, T_max_K, 1500.0)
+    T_start_K = renamed_argument("melt_quench", "T_start", "T_start_K", T_start, T_start_K, 300.0)
+    if T_max_K <= T_start_K:
+        raise StageError(f"T_max_K ({T_max_K} K) must exceed T_start_K ({T_start_K} K)")
     if rate_K_per_ps <= 0:
         raise StageError(f"rate_K_per_ps must be > 0, got {rate_K_per_ps}")
-    ramp_ps = (T_max - T_start) / rate_K_per_ps
+    ramp_ps = (T_max_K - T_start_K) / rate_K_per_ps
     common = dict(pressure_GPa=pressure_GPa, tdamp_fs=tdamp_fs, pdamp_fs=pdamp_fs)
     plan = [
-        ("heat", ramp_ps, (T_start, T_max)),
-        ("plateau", plateau_ps, T_max),
-        ("quench", ramp_ps, (T_max, T_start)),
-        ("equilibrate", equilibrate_ps, T_start),
+        ("heat", ramp_ps, (T_start_K, T_max_K)),
+        ("plateau", plateau_ps, T_max_K),
+        ("quench", ramp_ps, (T_max_K, T_start_K)),
+        ("equilibrate", equilibrate_ps, T_start_K),
     ]
     return [
         Stage(ensemble, duration, temps, name=name, **common)

@@ -9,30 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import AsemlZifError
+from ..errors import SettingsError, WatchdogError
 from ..neighbors import neighbor_list
 
-__all__ = ["Watchdog", "WatchdogError"]
-
-
-class WatchdogError(AsemlZifError):
-    """An MD run was stopped by the watchdog.
-
-    Attributes
-    ----------
-    step : int
-        MD step at which the check failed.
-    temperature_K : float
-        Instantaneous temperature at that step.
-    problems : list of str
-        One message per failed check.
-    """
-
-    def __init__(self, message, step, temperature_K, problems):
-        super().__init__(message)
-        self.step = step
-        self.temperature_K = temperature_K
-        self.problems = problems
+__all__ = ["Watchdog"]
 
 
 def _is_zif(atoms):
@@ -72,9 +52,9 @@ class Watchdog:
 
     def __post_init__(self):
         if self.action not in ("raise", "log"):
-            raise AsemlZifError(f"watchdog action must be 'raise' or 'log', got {self.action!r}")
+            raise SettingsError(f"watchdog action must be 'raise' or 'log', got {self.action!r}")
         if self.every < 1:
-            raise AsemlZifError(f"watchdog interval must be >= 1 step, got {self.every}")
+            raise SettingsError(f"watchdog interval must be >= 1 step, got {self.every}")
 
     def linkers_checked(self, atoms):
         """Whether linker integrity is checked for this system."""

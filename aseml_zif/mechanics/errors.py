@@ -1,12 +1,5 @@
-"""Exceptions of :mod:`aseml_zif.mechanics` (all derive from :class:`~aseml_zif.errors.AsemlZifError`)."""
-from ..errors import AsemlZifError
+"""Exceptions of :mod:`aseml_zif.mechanics`: defined and documented in :mod:`aseml_zif.errors`,
+importable from here as before."""
+from ..errors import MechanicalInstabilityError, MechanicsError  # noqa: F401
 
-__all__ = ["MechanicsError", "MechanicalInstabilityError"]
-
-
-class MechanicsError(AsemlZifError, ValueError):
-    """Unusable input to a mechanics routine: wrong shape, non-finite values, too few samples."""
-
-
-class MechanicalInstabilityError(MechanicsError):
-    """A stiffness tensor is not positive definite (Born stability criterion violated)."""
+__all__ = []

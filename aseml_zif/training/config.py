@@ -10,9 +10,9 @@ validation loss. The functions below only write nequip's own YAML (Hydra) format
 """
 from pathlib import Path
 
-from ..errors import AsemlZifError
+from ..errors import ConfigError
 
-__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config", "ConfigError"]
+__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config"]
 
 TYPE_NAMES = ["H", "C", "N", "Zn"]
 
@@ -28,10 +28,6 @@ PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_f
                      mlp_width=1024, mlp_depth=3, learning_rate=0.001, batch_size=1,
                      ema_decay=0.99, energy_weight=1.0, stress_weight=0.0, patience=50,
                      max_epochs=1000)
-
-
-class ConfigError(AsemlZifError, ValueError):
-    """Unknown architecture or hyperparameter."""
 
 
 def _nequip_model(h):

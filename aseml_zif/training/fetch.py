@@ -1,13 +1,13 @@
 """Download published models by name, checked against a pinned SHA-256."""
-import hashlib
 import os
 import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ..errors import ModelError
+from .._checksum import file_sha256
+from ..errors import FetchError
 
-__all__ = ["MODELS", "fetch_model", "FetchError", "default_cache_dir"]
+__all__ = ["MODELS", "fetch_model", "default_cache_dir"]
 
 #: Published models: public URL, SHA-256 of the file, local file name.
 MODELS = {
@@ -22,21 +22,9 @@ MODELS = {
 }
 
 
-class FetchError(ModelError):
-    """Unknown model name, download failure (offline?) or checksum mismatch."""
-
-
 def default_cache_dir():
     """``$ASEML_ZIF_CACHE`` if set, else ``~/.cache/aseml_zif``."""
     return Path(os.environ.get("ASEML_ZIF_CACHE", Path.home() / ".cache" / "aseml_zif"))
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_model(name, cache_dir=None, timeout=60):
@@ -68,7 +56,7 @@ def fetch_model(name, cache_dir=None, timeout=60):
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = folder / entry["filename"]
     if target.exists():
-        if _sha256(target) == entry["sha256"]:
+        if file_sha256(target) == entry["sha256"]:
             return target
         raise FetchError(f"{target}: SHA-256 differs from the published {name!r}; delete it "
                          "and fetch again")
@@ -83,7 +71,7 @@ def fetch_model(name, cache_dir=None, timeout=60):
         partial.unlink(missing_ok=True)
         raise FetchError(f"cannot download {name!r} from {entry['url']} ({exc}); offline? "
                          f"download it by hand and save it as {target}") from exc
-    digest = _sha256(partial)
+    digest = file_sha256(partial)
     if digest != entry["sha256"]:
         partial.unlink()
         raise FetchError(f"{entry['url']}: SHA-256 {digest} differs from the pinned "

@@ -17,14 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._progress import progress_bar
-from ..errors import AsemlZifError
+from ..errors import TrainingError
 from .config import training_config, write_config
 
-__all__ = ["TrainingError", "TrainingRun", "train", "run_grid", "package", "compile_model"]
-
-
-class TrainingError(AsemlZifError):
-    """A nequip command failed; the message quotes the end of its log."""
+__all__ = ["TrainingRun", "train", "run_grid", "package", "compile_model"]
 
 
 @dataclass(frozen=True)

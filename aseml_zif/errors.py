@@ -13,6 +13,7 @@ __all__ = [
     "StructureError",
     "UnknownSpeciesError",
     "ModelError",
+    "CompileError",
     "FetchError",
     "ConfigError",
     "TrainingError",
@@ -50,6 +51,10 @@ class UnknownSpeciesError(StructureError):
 
 class ModelError(AsemlZifError):
     """A potential file cannot be loaded or evaluated."""
+
+
+class CompileError(ModelError):
+    """Compiling a model (AOTInductor) failed; ``load_potential(compile=True)`` then runs it eagerly."""
 
 
 class FetchError(ModelError):

@@ -10,7 +10,7 @@ from vesin import NeighborList
 
 from .errors import StructureError
 
-__all__ = ["neighbor_list", "check_finite", "atom_labels"]
+__all__ = ["neighbor_list", "VerletList", "check_finite", "atom_labels"]
 
 
 def atom_labels(atoms, indices, limit=8):
@@ -94,3 +94,90 @@ def neighbor_list(atoms, cutoff, quantities="ijSd"):
     return tuple(
         nl.compute(points=positions, box=cell, periodic=periodic, quantities=quantities)
     )
+
+
+class VerletList:
+    """The full neighbour list of :func:`neighbor_list`, rebuilt only when atoms have moved.
+
+    Pairs within ``cutoff + skin`` are kept as candidates; each call recomputes their distances
+    and returns those within ``cutoff``. The candidates are rebuilt when the number of atoms,
+    the periodicity or the cell changes (any change: constant-pressure runs rebuild at every
+    call), or when an atom has moved more than ``skin / 2`` since the last rebuild, so no pair
+    within ``cutoff`` is ever missed. The pairs are returned sorted by ``(i, j, S)``: the
+    result depends only on the current positions and cell, not on when the list was rebuilt
+    (a resumed MD run sees the same edge order as an uninterrupted one).
+
+    Parameters
+    ----------
+    cutoff : float
+        Cut-off radius in Å.
+    skin : float
+        Extra search radius of the candidate list in Å.
+    """
+
+    def __init__(self, cutoff, skin=0.5):
+        self.cutoff = float(cutoff)
+        self.skin = float(skin)
+        self._reference = None  # positions, cell and pbc of the last rebuild
+        self._pairs = None  # candidates: [i, j] (int64), S, and S @ cell (Å)
+
+    def _rebuild(self, atoms):
+        i, j, shifts = neighbor_list(atoms, self.cutoff + self.skin, "ijS")
+        order = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, i))
+        pairs = np.stack((i, j)).astype(np.int64)[:, order]
+        shifts = shifts[order]
+        cell = np.array(atoms.cell[:], dtype=np.float64)
+        self._pairs = (pairs, shifts, shifts @ cell)
+        self._reference = (np.array(atoms.positions, dtype=np.float64), cell, atoms.pbc.copy())
+
+    def _stale(self, atoms):
+        if self._reference is None:
+            return True
+        positions, cell, pbc = self._reference
+        if len(atoms) != len(positions) or not np.array_equal(atoms.pbc, pbc):
+            return True
+        if not np.array_equal(atoms.cell[:], cell):
+            return True
+        moved = atoms.positions - positions
+        # written so that NaN positions also rebuild (and neighbor_list then raises)
+        return not np.einsum("ij,ij->i", moved, moved).max(initial=0.0) <= (self.skin / 2) ** 2
+
+    def compute(self, atoms, quantities="ijSd"):
+        """Pairs of ``atoms`` within ``cutoff``, as :func:`neighbor_list` returns them.
+
+        Parameters
+        ----------
+        atoms : ase.Atoms
+            Structure; periodic directions are taken from ``atoms.pbc``.
+        quantities : str
+            Any of ``i``, ``j``, ``S``, ``D`` (vector j − i in Å), ``d`` (distance in Å).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            One array per requested letter, pairs sorted by ``(i, j, S)`` (``i``, ``j`` int64).
+
+        Raises
+        ------
+        StructureError
+            As :func:`neighbor_list`.
+        """
+        if self._stale(atoms):
+            self._rebuild(atoms)
+        pairs, shifts, shift_vectors = self._pairs
+        positions = atoms.positions
+        vectors = np.take(positions, pairs[1], axis=0)  # np.take: 3x faster than indexing
+        vectors -= np.take(positions, pairs[0], axis=0)
+        vectors += shift_vectors
+        squared = np.einsum("ij,ij->i", vectors, vectors)
+        keep = np.flatnonzero(squared < self.cutoff**2)
+        i, j = np.take(pairs, keep, axis=1)
+        values = {"i": i, "j": j}
+        for q in quantities:
+            if q == "S":
+                values[q] = np.take(shifts, keep, axis=0)
+            elif q == "D":
+                values[q] = np.take(vectors, keep, axis=0)
+            elif q == "d":
+                values[q] = np.sqrt(np.take(squared, keep))
+        return tuple(values[q] for q in quantities)

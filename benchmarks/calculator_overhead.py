@@ -28,7 +28,8 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "shared/data/castel2024/mo
 PAPER_V100 = 282.0
 
 
-def _structure(n_atoms):
+def zif4_structure(n_atoms):
+    """The ZIF-4 crystal (272 atoms) or the cubic supercell with ``n_atoms`` atoms."""
     crystal = zif4_crystal()
     reps = round((n_atoms / len(crystal)) ** (1 / 3))
     atoms = supercell(crystal, (reps, reps, reps)) if reps > 1 else crystal
@@ -111,7 +112,7 @@ def main(argv=None):
     print(f"{'atoms':>6} {'ASE':>9} {'bare':>9} {'ratio':>6} {'graph':>7} {'1+graph/bare':>12} "
           f"{'protocol':>9} {'calls':>6}   (µs/atom/call)")
     for n_atoms in args.sizes:
-        atoms = _structure(n_atoms)
+        atoms = zif4_structure(n_atoms)
         ase_us, bare_us, graph_us = overhead(calc, atoms, args.overhead_calls, rng,
                                              warmup=not args.no_overhead_warmup)
         protocol = paper_protocol(calc, atoms, args.calls, args.warmup, rng) if args.calls else float("nan")

@@ -348,3 +348,73 @@ class TestNequIPPackageConformance(CalculatorConformance):
     @pytest.fixture
     def structure(self):
         return _emt_frames(1, seed=9)[0]
+
+
+# --- what the model outputs: stress or not, finite or not -----------------------------------
+
+
+def test_model_without_stress_declares_no_stress(tmp_path):
+    from ase.calculators.calculator import PropertyNotImplementedError
+
+    calc = load_potential(write_toy_legacy_model(tmp_path / "nostress.pth", stress=False), device="cpu")
+    assert "stress" not in calc.implemented_properties
+    assert calc.metadata.outputs == ("forces",)
+    atoms = toy_zif_cell()
+    atoms.calc = calc
+    assert atoms.get_potential_energy() == pytest.approx(toy_pair_energy(atoms, r_max=4.0), abs=1e-10)
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_stress()
+    # the class attribute is not changed for other instances (the toy with stress)
+    assert "stress" in load_potential(write_toy_legacy_model(tmp_path / "s.pth"), device="cpu").implemented_properties
+
+
+def test_md_runs_a_model_without_stress(tmp_path):
+    import csv
+
+    from aseml_zif.md import Stage, run
+
+    calc = load_potential(write_toy_legacy_model(tmp_path / "nostress.pth", stress=False), device="cpu")
+    atoms = toy_zif_cell()
+    atoms.set_masses([30.0] * len(atoms))
+    run(atoms, calc, [Stage("nvt", 0.01, 300.0)], tmp_path / "md", timestep_fs=0.5, save_every=5,
+        checkpoint_every=10, log_every=5, seed=1, watchdog=False, progress=False)
+    with open(tmp_path / "md" / "thermo.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) >= 2
+    pressure = [k for k in rows[0] if k.lower().startswith("pressure")]
+    assert pressure and all(np.isnan(float(r[pressure[0]])) for r in rows)
+
+
+class _NaNModel:
+    """A 'deployed model' whose forces are NaN on atom 2."""
+
+    def __init__(self, calc):
+        self.inner = calc.model
+
+    def __call__(self, inputs):
+        out = dict(self.inner(inputs))
+        forces = out["forces"].clone()
+        forces[2, 1] = float("nan")
+        out["forces"] = forces
+        return out
+
+    def to(self, **kwargs):
+        return self
+
+    def eval(self):
+        return self
+
+
+def test_non_finite_model_output_is_a_model_error_naming_the_atom(toy):
+    calc = DeployedModelCalculator(_NaNModel(toy), toy.metadata, device="cpu")
+    atoms = toy_zif_cell()
+    atoms.calc = calc
+    with pytest.raises(ModelError, match=r"non-finite force on 1 atom\(s\): 2 \(N\)"):
+        atoms.get_forces()
+
+
+def test_non_finite_positions_are_a_structure_error_naming_the_atom(toy):
+    atoms = toy_zif_cell()
+    atoms.positions[5, 0] = np.nan
+    with pytest.raises(StructureError, match="5"):
+        _energy(toy, atoms)

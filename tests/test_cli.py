@@ -115,9 +115,9 @@ def test_bad_model_factory_is_one_clean_line(tmp_path, capsys):
 
 
 def test_missing_demo_model_says_what_to_do(tmp_path, capsys, monkeypatch):
-    import aseml_zif.calculator as calculator
+    from aseml_zif.calculator import loading
 
-    monkeypatch.setattr(calculator, "DEMO_MODEL", "demo_model/not_shipped.nequip.zip")
+    monkeypatch.setattr(loading, "DEMO_MODEL", "demo_model/not_shipped.nequip.zip")
     status = main(["demo", "--out", str(tmp_path), "--quick"])
     _one_line_error(capsys, status, "demo model", "--model PATH")
 

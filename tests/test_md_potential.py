@@ -30,11 +30,11 @@ def _settings(workdir):
 class ModelFileEMT(EMT):
     """EMT posing as a deployed model: a ``metadata`` like DeployedModelCalculator's."""
 
-    def __init__(self, path, r_max=6.0):
+    def __init__(self, path, r_max=6.0, fmt="legacy-torchscript", converted_from=None):
         super().__init__()
-        self.metadata = SimpleNamespace(path=path, format="legacy-torchscript",
+        self.metadata = SimpleNamespace(path=path, format=fmt,
                                         type_names=("H", "C", "N", "Zn"), r_max=r_max,
-                                        dtype="float32")
+                                        dtype="float32", converted_from=converted_from)
 
 
 class CrashingEMT(EMT):
@@ -68,6 +68,7 @@ def test_run_json_records_a_model_file_and_its_hash(tmp_path):
         "type_names": ["H", "C", "N", "Zn"],
         "r_max": 6.0,
         "dtype": "float32",
+        "source_sha256": hashlib.sha256(b"weights v1").hexdigest(),
     }
     # the same file moved elsewhere is the same potential; other content under the same name is not
     moved = tmp_path / "elsewhere" / "model.pth"
@@ -80,10 +81,38 @@ def test_run_json_records_a_model_file_and_its_hash(tmp_path):
     message = str(info.value)
     assert hashlib.sha256(b"weights v1").hexdigest()[:12] in message
     assert hashlib.sha256(b"weights v2").hexdigest()[:12] in message
-    assert "differ in sha256" in message
+    assert "differ in source_sha256" in message
     moved.write_bytes(b"weights v1")
     with pytest.raises(CheckpointError, match=r"differ in r_max\)"):
         run(_copper(), ModelFileEMT(moved, r_max=5.0), STAGES, tmp_path / "run", **SETTINGS)
+
+
+def test_converted_or_compiled_model_of_the_same_source_continues_the_run(tmp_path):
+    """The legacy file, its conversion and its AOTInductor build are one potential; a build of
+    other weights is not."""
+    legacy = tmp_path / "paper.pth"
+    legacy.write_bytes(b"legacy weights")
+    source = {"source": "paper.pth", "sha256": hashlib.sha256(b"legacy weights").hexdigest()}
+    class CrashingModelEMT(ModelFileEMT):
+        calls = 0
+
+        def calculate(self, *args, **kwargs):
+            self.calls += 1
+            if self.calls == 18:
+                raise RuntimeError("simulated crash")
+            super().calculate(*args, **kwargs)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(_copper(), CrashingModelEMT(legacy), STAGES, tmp_path / "run", **SETTINGS)
+    compiled = tmp_path / "model.nequip.pt2"
+    compiled.write_bytes(b"compiled code")
+    run(_copper(), ModelFileEMT(compiled, fmt="nequip-aotinductor", converted_from=source), STAGES,
+        tmp_path / "run", **SETTINGS)
+    assert read_checkpoint(tmp_path / "run" / RUN_FILES["checkpoint"])[1]["step"] == 30
+    other = dict(source, sha256=hashlib.sha256(b"other weights").hexdigest())
+    with pytest.raises(CheckpointError, match="differ in source_sha256"):
+        run(_copper(), ModelFileEMT(compiled, fmt="nequip-aotinductor", converted_from=other),
+            STAGES, tmp_path / "run", **SETTINGS)
 
 
 def test_resume_with_another_potential_names_both_and_override_continues(tmp_path):

@@ -19,6 +19,7 @@ EPILOG = """\
 workflow of Castel et al., Digital Discovery 3, 355 (2024):
   aseml-zif dataset convert / split   CP2K reference data -> train/test/validation sets
   aseml-zif train / evaluate          NequIP/Allegro training (nequip-train) and accuracy report
+  aseml-zif convert-model             legacy nequip <= 0.6 model (the paper's) -> current nequip
   aseml-zif md nvt|npt / meltquench   restartable MD with a linker watchdog
   aseml-zif analyze                   RDF/PMF, angles, Zn-N CN, rings, pores, linker integrity
   aseml-zif mechanics eos|fluctuations  bulk modulus and elastic tensor

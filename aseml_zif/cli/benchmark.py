@@ -29,7 +29,7 @@ def _benchmark(args):
     labels = model_labels(specs)
     results = {}
     for label, spec in zip(labels, specs):
-        calc = load_calculator(spec, args.device)
+        calc = load_calculator(spec, args.device, compile=args.compile)
         results[label] = efficiency(calc, atoms, n_calls=args.calls, n_warmup=args.warmup)
         print(f"{label}: {results[label]:.1f} µs/atom/call ({len(atoms)} atoms)")
     ratios = {label: value / results[labels[0]] for label, value in results.items()}
@@ -52,6 +52,8 @@ def register(subparsers):
     parser.add_argument("--model", action="append", default=None,
                         help="potential (repeatable; default: demo), as in 'aseml-zif demo --model'")
     parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda:N' (default: auto)")
+    parser.add_argument("--compile", action="store_true",
+                        help="time the AOTInductor builds of the models (compiled once, cached)")
     parser.add_argument("--structure", default="crystal", help="'crystal' or a structure file")
     parser.add_argument("--supercell", type=int, nargs=3, default=(1, 1, 1), metavar=("NA", "NB", "NC"),
                         help="repeat the structure (default: 1 1 1 = 272 atoms)")

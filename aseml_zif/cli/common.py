@@ -71,7 +71,7 @@ def read_atoms(path, species=None):
 
 
 def add_model_arguments(parser, default="demo"):
-    """Add ``--model``, ``--device`` and ``--dtype`` to a subcommand's parser."""
+    """Add ``--model``, ``--device``, ``--dtype`` and ``--compile`` to a subcommand's parser."""
     parser.add_argument(
         "--model",
         default=default,
@@ -88,6 +88,12 @@ def add_model_arguments(parser, default="demo"):
         default=None,
         help="precision of the model (default: the model's own)",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the model with AOTInductor (legacy models are converted first); the "
+        "first time takes minutes, the build is cached for later runs",
+    )
 
 
 def _calculator_from_factory(spec):
@@ -103,7 +109,7 @@ def _calculator_from_factory(spec):
     return calculator
 
 
-def load_calculator(spec, device="auto", dtype=None):
+def load_calculator(spec, device="auto", dtype=None, compile=False):
     """Turn a ``--model`` value into an ASE calculator.
 
     Parameters
@@ -111,7 +117,7 @@ def load_calculator(spec, device="auto", dtype=None):
     spec : str
         ``"demo"``, a model file for :func:`aseml_zif.load_potential`, or
         ``"module:callable"`` (a factory called without arguments).
-    device, dtype
+    device, dtype, compile
         Passed to :func:`aseml_zif.load_potential`.
 
     Raises
@@ -126,7 +132,7 @@ def load_calculator(spec, device="auto", dtype=None):
     if ":" in spec and not Path(spec).exists():
         return _calculator_from_factory(spec)
     try:
-        return load_potential(spec, device=device, dtype=dtype)
+        return load_potential(spec, device=device, dtype=dtype, compile=compile)
     except AsemlZifError as exc:
         if spec != "demo":
             raise

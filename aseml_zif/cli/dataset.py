@@ -57,7 +57,7 @@ def _label(args):
     from ..data import label
 
     frames = read_inputs(args.inputs)
-    calc = load_calculator(args.model, args.device, args.dtype)
+    calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     label(frames, calc, args.out)
     print(f"labelled {len(frames)} frames into {args.out}")
 

@@ -98,7 +98,7 @@ DEMO_T_MAX_K = 1500.0
 
 
 def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_K, device="auto",
-             dtype=None, seed=0, *, T_max=None):
+             dtype=None, seed=0, *, compile=False, T_max=None):
     """Build ZIF-4, melt-quench it with the linker watchdog on, and analyse both structures.
 
     Parameters
@@ -113,6 +113,8 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_
         Time step in fs and melt temperature in K.
     device, dtype, seed
         Device and precision of the model; seed of the initial velocities.
+    compile : bool
+        Compile the model with AOTInductor first (cached; see :func:`aseml_zif.load_potential`).
     T_max : float, optional
         Deprecated name of ``T_max_K`` (warns).
 
@@ -133,7 +135,7 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_
     out = output_dir(out)
     figures = output_dir(out / "figures")
     started = time.perf_counter()
-    calc = load_calculator(model, device, dtype)
+    calc = load_calculator(model, device, dtype, compile)
     crystal = zif4_crystal()
     stages = demo_stages(steps, timestep_fs, T_max_K)
     run_args = Namespace(timestep_fs=timestep_fs, save_every=max(1, steps // 100),
@@ -161,7 +163,7 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_
 def _demo(args):
     steps = QUICK_STEPS if args.quick else args.steps
     report = run_demo(args.out, args.model, steps, args.timestep_fs, args.t_max, args.device,
-                      args.dtype, args.seed)
+                      args.dtype, args.seed, compile=args.compile)
     for name in ("crystal", "final"):
         s = report[name]
         print(f"{name:8s} Zn-N CN {s['zn_n_coordination']['mean']:.3f}, "

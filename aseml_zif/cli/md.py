@@ -115,7 +115,7 @@ def _md(args):
         stage = Stage(NPT_CELLS[args.cell], args.time_ps, args.temperature, pressure_GPa=args.pressure_gpa,
                       tdamp_fs=args.tdamp_fs, pdamp_fs=args.pdamp_fs)
     atoms = load_structure(args.structure, args.supercell)
-    calc = load_calculator(args.model, args.device, args.dtype)
+    calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     _, results = run_protocol(atoms, calc, [stage], args.workdir, args)
     print(f"wrote {Path(args.workdir) / 'results.json'}: {results['summary']}")
 
@@ -128,7 +128,7 @@ def _meltquench(args):
                          ensemble=NPT_CELLS[args.cell] if args.pressure_gpa is not None else "nvt",
                          pressure_GPa=args.pressure_gpa)
     atoms = load_structure(args.structure, args.supercell)
-    calc = load_calculator(args.model, args.device, args.dtype)
+    calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     _, results = run_protocol(atoms, calc, stages, args.workdir, args)
     print(f"wrote {Path(args.workdir) / 'results.json'}: {results['summary']}")
 

@@ -109,7 +109,7 @@ def _md_input(args):
     from .md import load_structure
 
     atoms = load_structure(args.structure, args.supercell)
-    atoms.calc = load_calculator(args.model, args.device, args.dtype)
+    atoms.calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     options = dict(timestep_fs=args.timestep_fs, interval=args.interval, tdamp_fs=args.tdamp_fs,
                    n_steps=_steps(args.time_ps, args.timestep_fs),
                    n_equilibration=_steps(args.equilibration_ps, args.timestep_fs),

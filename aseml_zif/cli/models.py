@@ -30,6 +30,12 @@ def _fetch(args):
     print(path)
 
 
+def _convert(args):
+    from ..calculator import convert_legacy_model
+
+    convert_legacy_model(args.source, args.destination, dtype=args.dtype)
+
+
 def _train(args):
     from ..training import package, run_grid, train, training_config
 
@@ -61,7 +67,7 @@ def _evaluate(args):
     from ..training import evaluate, plot_parity, predict
 
     frames = read_frames(args.frames)
-    calc = load_calculator(args.model, args.device, args.dtype)
+    calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     metrics = evaluate(calc, frames, timing_calls=args.timing_calls)
     out = output_dir(args.out)
     if args.parity:
@@ -74,7 +80,7 @@ def _evaluate(args):
 
 
 def register(subparsers):
-    """Add ``fetch-model``, ``train`` and ``evaluate``."""
+    """Add ``fetch-model``, ``convert-model``, ``train`` and ``evaluate``."""
     fetch = subparsers.add_parser(
         "fetch-model", help="download a published model (checked by sha256)",
         description="Download a published potential to the local cache and print its path, e.g. "
@@ -82,6 +88,19 @@ def register(subparsers):
     fetch.add_argument("name", nargs="?", default="castel2024-nequip",
                        help="model name (default: castel2024-nequip)")
     fetch.set_defaults(func=_fetch)
+
+    cv = subparsers.add_parser(
+        "convert-model", help="legacy nequip <= 0.6 NequIP model -> current nequip package",
+        description="Convert a legacy deployed NequIP model (nequip-deploy of nequip <= 0.6, e.g. "
+        "the paper's nequip_l2r6stress0.pth) into a nequip >= 0.7 package (.nequip.zip) with the "
+        "same weights, checked against the legacy model before it is written. The package loads "
+        "in aseml-zif, nequip-compile and nequip's ASE calculator. SOURCE may also be a name "
+        "that fetch-model knows (e.g. castel2024-nequip).")
+    cv.add_argument("source", help="legacy model file (or a fetch-model name)")
+    cv.add_argument("destination", help="package to write (*.nequip.zip)")
+    cv.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                    help="precision of the converted model (default: the legacy model's own)")
+    cv.set_defaults(func=_convert)
 
     tr = subparsers.add_parser(
         "train", help="train NequIP/Allegro models with nequip-train (paper's hyperparameters)",

@@ -2,28 +2,23 @@
 
 A deployed model (:class:`aseml_zif.calculator.DeployedModelCalculator`, or any calculator with
 such a ``metadata``) is recorded by its file, the file's SHA-256, format, ``type_names``,
-``r_max`` (Å) and dtype; it is the same potential when all but the file's location agree. A
-plain ASE calculator (EMT, LJ, ...) is recorded, and compared, by its class name.
+``r_max`` (Å) and dtype, and by the SHA-256 of the weights it comes from (``source_sha256``: the
+legacy file a converted or compiled model was made from, else the file itself). It is the same
+potential when the source, ``type_names`` and ``r_max`` agree: the paper's legacy file, its
+exact conversion and its AOTInductor build continue each other's runs; another file does not.
+A plain ASE calculator (EMT, LJ, ...) is recorded, and compared, by its class name.
 """
-import hashlib
 import warnings
 from pathlib import Path
 
+from .._checksum import file_sha256
 from ..errors import ModelError
 from .checkpoint import CheckpointError
 
 __all__ = ["describe_potential", "potential_label", "check_resumed_potential", "require_stress"]
 
 #: entries of a model file's record that identify the potential (its location does not)
-_MODEL_KEYS = ("sha256", "format", "type_names", "r_max", "dtype")
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+_MODEL_KEYS = ("source_sha256", "type_names", "r_max")
 
 
 def describe_potential(calculator):
@@ -38,7 +33,7 @@ def describe_potential(calculator):
     -------
     dict
         ``calculator`` (class name); for a model file also ``file``, ``sha256``, ``format``,
-        ``type_names``, ``r_max`` (Å) and ``dtype``.
+        ``type_names``, ``r_max`` (Å), ``dtype`` and ``source_sha256``.
     """
     record = {"calculator": type(calculator).__name__}
     meta = getattr(calculator, "metadata", None)
@@ -46,18 +41,23 @@ def describe_potential(calculator):
         return record
     path = Path(meta.path).resolve()
     try:
-        sha256 = _sha256(path)
+        sha256 = file_sha256(path)
     except OSError as exc:
         raise ModelError(f"{path}: cannot read the model file to record it ({exc})") from exc
     record.update(file=str(path), sha256=sha256, format=str(meta.format),
                   type_names=[str(t) for t in meta.type_names], r_max=float(meta.r_max),
                   dtype=str(meta.dtype))
+    source = getattr(meta, "converted_from", None) or {}
+    record["source_sha256"] = str(source.get("sha256", sha256))
     return record
 
 
 def _identity(record):
-    keys = _MODEL_KEYS if "sha256" in record else ("calculator",)
-    return {key: record.get(key) for key in keys}
+    if "sha256" not in record:
+        return {"calculator": record.get("calculator")}
+    identity = {key: record.get(key) for key in _MODEL_KEYS}
+    identity["source_sha256"] = record.get("source_sha256", record["sha256"])  # older run.json
+    return identity
 
 
 def potential_label(record):

@@ -16,7 +16,7 @@ to a symmetric strain, as nequip's ``StressForceOutput`` does.
 """
 import warnings
 from pathlib import Path
-from typing import Dict
+from typing import Dict, Tuple
 
 import numpy as np
 from ase import Atoms
@@ -30,7 +30,7 @@ _ALPHA = 1.6  # 1/Å
 _R0 = 2.4  # Å
 
 
-def _toy_module_class():
+def _toy_module_class(with_stress=True):
     import torch
 
     class ToyPairModel(torch.nn.Module):
@@ -41,7 +41,8 @@ def _toy_module_class():
             self.alpha = _ALPHA
             self.r0 = _R0
 
-        def forward(self, data: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+        def compute(self, data: Dict[str, torch.Tensor]) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+            """Per-atom energies, total energy, −∂E/∂r and ∂E/∂ε (strain derivative)."""
             pos = data["pos"]
             cell = data["cell"].reshape(3, 3)
             edge_index = data["edge_index"]
@@ -63,21 +64,35 @@ def _toy_module_class():
             dpos = grads[0]
             dstrain = grads[1]
             assert dpos is not None and dstrain is not None
-            volume = torch.linalg.det(cell)
-            stress = dstrain / volume
+            return atomic, total, -dpos, dstrain
+
+        def forward(self, data: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+            atomic, total, forces, dstrain = self.compute(data)
+            volume = torch.linalg.det(data["cell"].reshape(3, 3))
             return {
                 "atomic_energy": atomic.unsqueeze(-1),
                 "total_energy": total.reshape(1, 1),
-                "forces": -dpos,
-                "stress": stress.unsqueeze(0),
+                "forces": forces,
+                "stress": (dstrain / volume).unsqueeze(0),
                 "virial": -dstrain.unsqueeze(0),
             }
 
-    return ToyPairModel
+    class ToyForceModel(ToyPairModel):
+        """The same potential without stress output (like a legacy ``ForceOutput`` model)."""
+
+        def forward(self, data: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
+            atomic, total, forces, _ = self.compute(data)
+            return {
+                "atomic_energy": atomic.unsqueeze(-1),
+                "total_energy": total.reshape(1, 1),
+                "forces": forces,
+            }
+
+    return ToyPairModel if with_stress else ToyForceModel
 
 
 def write_toy_legacy_model(path, type_names=("H", "C", "N", "Zn"), r_max=4.0, dtype="float64",
-                           well_depths=None):
+                           well_depths=None, stress=True, config="model_builders: [ToyPairModel]"):
     """Write the toy pair potential as a legacy (nequip 0.5.6-style) deployed TorchScript file.
 
     Parameters
@@ -92,6 +107,12 @@ def write_toy_legacy_model(path, type_names=("H", "C", "N", "Zn"), r_max=4.0, dt
         Stored as the model's ``model_dtype``.
     well_depths : dict of str to float, optional
         ``D_a`` in eV per element (default :data:`TOY_WELL_DEPTHS`).
+    stress : bool
+        Output the stress (as ``StressForceOutput`` models do); ``False`` writes a model with
+        energies and forces only.
+    config : str
+        Training configuration (YAML text) stored with the model, e.g. a doctored copy of a
+        real model's to test what reads it.
 
     Returns
     -------
@@ -107,12 +128,12 @@ def write_toy_legacy_model(path, type_names=("H", "C", "N", "Zn"), r_max=4.0, dt
         "n_species": str(len(type_names)),
         "type_names": " ".join(type_names),
         "model_dtype": dtype,
-        "config": "model_builders: [ToyPairModel]",
+        "config": config,
     }
     path = Path(path)
     with warnings.catch_warnings():  # torch ≥ 2.10 deprecates TorchScript; legacy files are TorchScript
         warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.jit")
-        module = torch.jit.script(_toy_module_class()(depths, float(r_max)))
+        module = torch.jit.script(_toy_module_class(stress)(depths, float(r_max)))
         torch.jit.save(module.to(getattr(torch, dtype)), str(path), _extra_files=extra)
     return path
 

@@ -1,0 +1,95 @@
+"""aseml_zif.calculator.compiled: load_potential(compile=True), its cache and its fallbacks.
+
+Compiling takes minutes, so the real compiles are ``slow``; the fallbacks (no compiler, a
+failing compiler) and the cache key run in the default suite on the shipped demo model.
+"""
+import numpy as np
+import pytest
+
+from aseml_zif import load_potential
+from aseml_zif.calculator import compiled
+from aseml_zif.testing.toy_model import toy_zif_cell
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASEML_ZIF_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _energy_forces(calc, atoms):
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return atoms.get_potential_energy(), atoms.get_forces()
+
+
+def test_without_compiler_one_warning_and_the_eager_model(cache, monkeypatch):
+    monkeypatch.setattr(compiled.shutil, "which", lambda name: None)
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler") as record:
+        calc = load_potential("demo", device="cpu", compile=True)
+    assert len([w for w in record if "compile=True" in str(w.message)]) == 1
+    e, f = _energy_forces(calc, toy_zif_cell())
+    e0, f0 = _energy_forces(load_potential("demo", device="cpu"), toy_zif_cell())
+    assert e == pytest.approx(e0, abs=1e-9) and np.allclose(f, f0, atol=1e-9)
+    assert not (cache / "compiled").exists() or not list((cache / "compiled").rglob("*.pt2"))
+
+
+def test_failing_compiler_says_why_and_leaves_no_half_file(cache, monkeypatch):
+    def broken(package, output, device):
+        output.write_bytes(b"half a file")
+        raise RuntimeError("nequip-compile failed (exit 1): g++: internal compiler error")
+
+    monkeypatch.setattr(compiled, "_run_compiler", broken)
+    with pytest.warns(UserWarning, match="internal compiler error"):
+        calc = load_potential("demo", device="cpu", compile=True)
+    assert calc.metadata.format == "nequip-package"
+    assert not list(cache.rglob("*.pt2"))
+
+
+def test_cache_key_follows_source_dtype_and_device():
+    key = compiled._cache_key("ab" * 32, "float32", "cpu")
+    assert key != compiled._cache_key("cd" * 32, "float32", "cpu")
+    assert key != compiled._cache_key("ab" * 32, "float64", "cpu")
+    assert key != compiled._cache_key("ab" * 32, "float32", "cuda:0")
+    # one build serves every GPU of the same kind: only the device type enters the key
+    assert compiled._cache_key("ab" * 32, "float32", "cuda:0") == compiled._cache_key("ab" * 32, "float32", "cuda:1")
+    import nequip
+    import torch
+
+    assert torch.__version__.replace("+", "_") in key and nequip.__version__ in key
+
+
+@pytest.mark.slow
+def test_demo_model_compiled_agrees_and_is_cached(cache, monkeypatch):
+    calc = load_potential("demo", device="cpu", compile=True)
+    assert calc.metadata.format == "nequip-aotinductor"
+    atoms = toy_zif_cell()
+    e, f = _energy_forces(calc, atoms)
+    e0, f0 = _energy_forces(load_potential("demo", device="cpu"), atoms)
+    assert e == pytest.approx(e0, abs=1e-4) and np.abs(f - f0).max() < 1e-4
+
+    def no_second_compile(*args):
+        raise AssertionError("compiled again although the build is cached")
+
+    monkeypatch.setattr(compiled, "_run_compiler", no_second_compile)
+    again = load_potential("demo", device="cpu", compile=True)
+    assert np.array_equal(_energy_forces(again, atoms)[1], f)
+
+
+@pytest.mark.slow
+@pytest.mark.paper_model
+def test_paper_model_compiled_matches_legacy(paper_model_path, crystal_lmp, cache, monkeypatch):
+    """Convert + AOTInductor (minutes); float32 forces within 5e-4 eV/Å of the legacy model."""
+    from aseml_zif.training.fetch import MODELS
+
+    calc = load_potential(paper_model_path, device="cpu", compile=True)
+    assert calc.metadata.format == "nequip-aotinductor" and calc.metadata.dtype == "float32"
+    assert calc.metadata.converted_from["sha256"] == MODELS["castel2024-nequip"]["sha256"]
+    e, f = _energy_forces(calc, crystal_lmp)
+    e0, f0 = _energy_forces(load_potential(paper_model_path, device="cpu"), crystal_lmp)
+    assert np.abs(f - f0).max() < 5e-4
+    assert abs(e - e0) / len(crystal_lmp) < 1e-5
+
+    monkeypatch.setattr(compiled, "_run_compiler", lambda *a: pytest.fail("compiled twice"))
+    again = load_potential(paper_model_path, device="cpu", compile=True)
+    assert np.array_equal(_energy_forces(again, crystal_lmp)[1], f)

@@ -75,6 +75,23 @@ def unlabelled_copy(atoms, source):
     return frame
 
 
+def rattled(atoms, sigma, rng):
+    """A copy of ``atoms`` with Gaussian displacements of ``sigma`` Å per component (not wrapped)."""
+    frame = atoms.copy()
+    frame.positions += rng.normal(0.0, sigma, frame.positions.shape)
+    return frame
+
+
+def random_strain(rng, normal=0.04, shear=0.02):
+    """A random symmetric deformation matrix: diagonal within ±``normal``, off-diagonal ±``shear``."""
+    strain = np.eye(3) + np.diag(rng.uniform(-normal, normal, 3))
+    off = rng.uniform(-shear, shear, 3)
+    strain[0, 1] = strain[1, 0] = off[0]
+    strain[0, 2] = strain[2, 0] = off[1]
+    strain[1, 2] = strain[2, 1] = off[2]
+    return strain
+
+
 def base_structures():
     """The shared thermal crystal, the experimental crystal and the ten ab initio glasses."""
     from aseml_zif.io import read_structure
@@ -98,20 +115,14 @@ def frames0(output, seed=2024):
         frames.append(b)
     for sigma in (0.03, 0.06, 0.10):
         for name, a in bases:
-            b = a.copy()
-            b.positions += rng.normal(0, sigma, b.positions.shape)
+            b = rattled(a, sigma, rng)
             b.info = {"source": f"{name}_rattle{sigma}"}
             frames.append(b)
     for _ in range(2):
         for name, a in bases:
             b = a.copy()
-            strain = np.eye(3) + np.diag(rng.uniform(-0.04, 0.04, 3))
-            off = rng.uniform(-0.02, 0.02, 3)
-            strain[0, 1] = strain[1, 0] = off[0]
-            strain[0, 2] = strain[2, 0] = off[1]
-            strain[1, 2] = strain[2, 1] = off[2]
-            b.set_cell(b.cell[:] @ strain, scale_atoms=True)
-            b.positions += rng.normal(0, 0.04, b.positions.shape)
+            b.set_cell(b.cell[:] @ random_strain(rng), scale_atoms=True)
+            b = rattled(b, 0.04, rng)
             b.info = {"source": f"{name}_strain"}
             frames.append(b)
     rest = frames[len(bases):]  # shuffled so that an early stop still covers every kind
@@ -214,8 +225,7 @@ def pick(output, run_dirs, every=1, n_rattled=0, sigma=0.05, seed=11):
             broken = unlabelled_copy(read(snapshot), f"{run.name}_watchdog")
             frames.append(broken)
             for k in range(n_rattled):
-                copy = unlabelled_copy(broken, f"{run.name}_watchdog_rattle{k}")
-                copy.positions += rng.normal(0.0, sigma, copy.positions.shape)
+                copy = rattled(unlabelled_copy(broken, f"{run.name}_watchdog_rattle{k}"), sigma, rng)
                 copy.wrap()
                 frames.append(copy)
     print(f"{len(frames)} frames", flush=True)

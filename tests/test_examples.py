@@ -38,7 +38,10 @@ def run_example(name, tmp_path, *args, shared=None):
 
 
 #: scripts in examples/ that are long production jobs, not copyable smoke-tested examples
-NOT_SMOKE_TESTED = {"make_demo_model.py"}  # builds the shipped demo model (issue 4): hours
+NOT_SMOKE_TESTED = {
+    "make_demo_model.py",  # builds the shipped demo model (issue 4): hours
+    "make_fast_model.py",  # the fast model's data (issue 13): stages tested in test_examples_fast_model.py
+}
 
 
 def test_every_example_is_tested():

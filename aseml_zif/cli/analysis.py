@@ -74,51 +74,6 @@ def summary_of(analysis):
     }
 
 
-def _dump_first_frame(path):
-    """Column names of the first frame of a LAMMPS dump, and its largest atom type (or None)."""
-    try:
-        with open(path, errors="replace") as fh:
-            n_atoms = None
-            for line in fh:
-                if line.startswith("ITEM: NUMBER OF ATOMS"):
-                    n_atoms = int(next(fh))
-                elif line.startswith("ITEM: ATOMS"):
-                    columns = line.split()[2:]
-                    break
-            else:
-                raise ValueError("no 'ITEM: ATOMS' line")
-            if n_atoms is None:
-                raise ValueError("no 'ITEM: NUMBER OF ATOMS' line before 'ITEM: ATOMS'")
-            if "type" not in columns:
-                return columns, None
-            column = columns.index("type")
-            types = [int(next(fh).split()[column]) for _ in range(n_atoms)]
-        return columns, max(types)
-    except StopIteration:
-        raise StructureError(f"{path}: the LAMMPS dump ends inside its first frame") from None
-    except (ValueError, IndexError) as exc:
-        message = f"{path}: cannot read the first frame of the LAMMPS dump ({exc})"
-        raise StructureError(message) from exc
-
-
-def _read_dump(path, species):
-    """Frames of a LAMMPS dump, with ``species`` as the elements of types 1, 2, ..."""
-    from ..lammps.job import JOB_FILES, read_lammps_dump
-
-    columns, max_type = _dump_first_frame(path)
-    named_by = next((c for c in ("element", "mass") if c in columns), None)
-    if named_by and species is not None:
-        raise StructureError(f"{path}: the dump has a '{named_by}' column that gives the elements; "
-                             "--species is only for dumps without one")
-    if species is None and not named_by and not (path.parent / JOB_FILES["settings"]).is_file():
-        raise StructureError(f"{path}: LAMMPS dump without an 'element' column; pass the element "
-                             "of each atom type in type order, e.g. --species C H N Zn")
-    if species is not None and max_type is not None and max_type > len(species):
-        raise StructureError(f"{path}: atom type {max_type} in the first frame but --species "
-                             f"names {len(species)} elements (one per type, in type order)")
-    return read_lammps_dump(path, elements=species)
-
-
 def analysis_input(path, species=None):
     """What ``aseml-zif analyze`` analyses: LAMMPS files read with their elements, else the path.
 
@@ -158,7 +113,9 @@ def analysis_input(path, species=None):
     with open(path, "rb") as fh:
         is_dump = fh.read(14) == b"ITEM: TIMESTEP"
     if is_dump:
-        return _read_dump(path, species)
+        from ..lammps.job import read_lammps_dump
+
+        return read_lammps_dump(path, elements=species)
     if path.suffix.lower() in _LAMMPS_SUFFIXES:
         return read_structure(path, species=species)
     if species is not None:

@@ -220,7 +220,8 @@ def read_lammps_dump(path, elements=None, timestep_fs=None, stages=None):
     path : path-like
         The dump (``dump.lammpstrj`` of a job folder; its ``job.json`` is used when present).
     elements : sequence of str, optional
-        Element of each LAMMPS type, when the dump has no ``element`` column.
+        Element of each LAMMPS type, in type order; needed when the dump has no ``element`` or
+        ``mass`` column (as the paper's LAMMPS input writes it), unless ``job.json`` names them.
     timestep_fs : float, optional
         Time step, to set ``atoms.info["time_fs"]``.
     stages : sequence of Stage, optional
@@ -235,8 +236,8 @@ def read_lammps_dump(path, elements=None, timestep_fs=None, stages=None):
     Raises
     ------
     StructureError
-        Missing, truncated or malformed dump (or ``job.json``), or non-finite numbers; the
-        message names the file.
+        Missing, truncated or malformed dump (or ``job.json``), non-finite numbers, or elements
+        that would have to be guessed; the message names the file.
     """
     from ase.io import read
 
@@ -246,6 +247,7 @@ def read_lammps_dump(path, elements=None, timestep_fs=None, stages=None):
     if not path.is_file():
         raise StructureError(f"{path}: no such LAMMPS dump")
     settings_file = path.parent / JOB_FILES["settings"]
+    _check_dump_elements(path, elements, settings_file.exists())
     species_from = ""
     if settings_file.exists():
         species_from = "" if elements else f"; elements from {settings_file}"
@@ -268,6 +270,51 @@ def read_lammps_dump(path, elements=None, timestep_fs=None, stages=None):
         if schedule is not None and 0 <= step <= schedule.total_steps:
             frame.info["stage"] = schedule.stages[schedule.stage_index(step)].label
     return frames
+
+
+def _dump_first_frame(path):
+    """Column names of the first frame of a LAMMPS dump, and its largest atom type (or None)."""
+    try:
+        with open(path, errors="replace") as fh:
+            n_atoms = None
+            for line in fh:
+                if line.startswith("ITEM: NUMBER OF ATOMS"):
+                    n_atoms = int(next(fh))
+                elif line.startswith("ITEM: ATOMS"):
+                    columns = line.split()[2:]
+                    break
+            else:
+                raise ValueError("no 'ITEM: ATOMS' line")
+            if n_atoms is None:
+                raise ValueError("no 'ITEM: NUMBER OF ATOMS' line before 'ITEM: ATOMS'")
+            if "type" not in columns:
+                return columns, None
+            column = columns.index("type")
+            types = [int(next(fh).split()[column]) for _ in range(n_atoms)]
+        return columns, max(types)
+    except StopIteration:
+        raise StructureError(f"{path}: the LAMMPS dump ends inside its first frame") from None
+    except (ValueError, IndexError) as exc:
+        message = f"{path}: cannot read the first frame of the LAMMPS dump ({exc})"
+        raise StructureError(message) from exc
+
+
+def _check_dump_elements(path, elements, has_settings):
+    """Refuse a dump whose elements would be guessed: no ``element``/``mass`` column and no
+    ``elements`` (ASE would read types 1–4 as H, He, Li, Be), ``elements`` for a dump that names
+    its own, or fewer ``elements`` than atom types."""
+    columns, max_type = _dump_first_frame(path)
+    named_by = next((c for c in ("element", "mass") if c in columns), None)
+    if named_by and elements is not None:
+        raise StructureError(f"{path}: the dump has a '{named_by}' column that gives the elements; "
+                             "elements (CLI: --species) are only for dumps without one")
+    if elements is None and not named_by and not has_settings:
+        raise StructureError(f"{path}: LAMMPS dump without an 'element' column; pass the element "
+                             "of each atom type in type order, e.g. elements=['C', 'H', 'N', 'Zn'] "
+                             "(CLI: --species C H N Zn)")
+    if elements is not None and max_type is not None and max_type > len(elements):
+        raise StructureError(f"{path}: atom type {max_type} in the first frame but only "
+                             f"{len(elements)} elements given (one per type, in type order)")
 
 
 def _job_settings(settings_file, elements, timestep_fs, stages):

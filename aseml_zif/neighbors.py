@@ -3,7 +3,8 @@
 Thin wrapper around `vesin <https://github.com/Luthaf/vesin>`_ (full list, both directions,
 any triclinic cell, cells smaller than twice the cutoff handled through multiple images).
 Convention, as in ASE: the vector from ``i`` to ``j`` is
-``positions[j] - positions[i] + S @ cell`` with integer image shifts ``S``.
+``positions[j] - positions[i] + S @ cell`` with integer image shifts ``S``. :class:`VerletList`
+gives the same pairs from a list reused between MD steps.
 """
 import numpy as np
 from vesin import NeighborList
@@ -45,8 +46,9 @@ def check_finite(atoms):
     StructureError
         Naming the atoms with a non-finite position (symbol and 0-based index), or the cell.
     """
-    bad = np.flatnonzero(~np.isfinite(np.asarray(atoms.positions, dtype=float)).all(axis=1))
-    if bad.size:
+    positions = np.asarray(atoms.positions, dtype=float)
+    if not np.isfinite(positions).all():
+        bad = np.flatnonzero(~np.isfinite(positions).all(axis=1))
         raise StructureError(
             f"non-finite position of {bad.size} atom(s) (of {len(atoms)}): {atom_labels(atoms, bad)}"
         )
@@ -79,6 +81,11 @@ def neighbor_list(atoms, cutoff, quantities="ijSd"):
         Mixed periodicity, a zero-volume periodic cell, or non-finite positions or cell
         (the message names the atoms).
     """
+    return _vesin(atoms, cutoff, quantities, full_list=True)
+
+
+def _vesin(atoms, cutoff, quantities, full_list):
+    """:func:`neighbor_list`, also as a half list (each pair once) with ``full_list=False``."""
     check_finite(atoms)
     pbc = np.asarray(atoms.pbc, dtype=bool)
     if pbc.any() and not pbc.all():
@@ -90,7 +97,7 @@ def neighbor_list(atoms, cutoff, quantities="ijSd"):
     if not periodic:
         cell = np.zeros((3, 3))
     positions = np.ascontiguousarray(atoms.positions, dtype=np.float64)
-    nl = NeighborList(cutoff=float(cutoff), full_list=True)
+    nl = NeighborList(cutoff=float(cutoff), full_list=full_list)
     return tuple(
         nl.compute(points=positions, box=cell, periodic=periodic, quantities=quantities)
     )
@@ -99,48 +106,78 @@ def neighbor_list(atoms, cutoff, quantities="ijSd"):
 class VerletList:
     """The full neighbour list of :func:`neighbor_list`, rebuilt only when atoms have moved.
 
-    Pairs within ``cutoff + skin`` are kept as candidates; each call recomputes their distances
-    and returns those within ``cutoff``. The candidates are rebuilt when the number of atoms,
-    the periodicity or the cell changes (any change: constant-pressure runs rebuild at every
-    call), or when an atom has moved more than ``skin / 2`` since the last rebuild, so no pair
-    within ``cutoff`` is ever missed. The pairs are returned sorted by ``(i, j, S)``: the
-    result depends only on the current positions and cell, not on when the list was rebuilt
-    (a resumed MD run sees the same edge order as an uninterrupted one).
+    Pairs within ``cutoff + skin`` are kept as candidates (each pair once); each call
+    recomputes their distances and returns those within ``cutoff``, in both directions. The
+    candidates are rebuilt when the number of atoms or the periodicity changes, or once
+    ``2 δ + (cutoff + skin) ε > skin``, with ``δ`` the largest displacement of an atom since
+    the last rebuild (beyond the affine deformation of the cell) and ``ε`` the norm of the
+    strain of the cell since then (0 at constant volume and shape): no pair within ``cutoff``
+    is ever missed. The order of the pairs depends only on the current positions and cell, not
+    on when the list was rebuilt (a resumed MD run sees the same edge order as an uninterrupted
+    one): first each pair as ``(i, j, S)`` with ``i < j`` (or ``i == j`` and the first non-zero
+    component of ``S`` positive), sorted, then the same pairs reversed, ``(j, i, -S)``.
 
     Parameters
     ----------
     cutoff : float
         Cut-off radius in Å.
     skin : float
-        Extra search radius of the candidate list in Å.
+        Extra search radius of the candidate list in Å. With 1 Å a 272-atom ZIF-4 cell at a
+        4 Å cut-off is rebuilt every ~40 MD steps of 0.5 fs at 300 K, every ~13 at 1500 K.
     """
 
-    def __init__(self, cutoff, skin=0.5):
+    def __init__(self, cutoff, skin=1.0):
         self.cutoff = float(cutoff)
         self.skin = float(skin)
-        self._reference = None  # positions, cell and pbc of the last rebuild
-        self._pairs = None  # candidates: [i, j] (int64), S, and S @ cell (Å)
+        self._reference = None  # positions, fractional positions, cell and pbc of the last rebuild
+        self._pairs = None  # candidates: [i, j] (int64) and S
+        self._shift_vectors = None  # cell and (S @ cell).T (Å) of the last call
 
     def _rebuild(self, atoms):
-        i, j, shifts = neighbor_list(atoms, self.cutoff + self.skin, "ijS")
-        order = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], j, i))
-        pairs = np.stack((i, j)).astype(np.int64)[:, order]
-        shifts = shifts[order]
+        i, j, shifts = _vesin(atoms, self.cutoff + self.skin, "ijS", full_list=False)
+        i, j, shifts = i.astype(np.int64), j.astype(np.int64), shifts.astype(np.int64)
+        # one representative per pair, whatever vesin picked: i < j, or i == j and S > -S
+        sign = np.zeros(len(i), dtype=np.int64)
+        for k in (2, 1, 0):
+            sign = np.where(shifts[:, k] != 0, np.sign(shifts[:, k]), sign)
+        flip = (i > j) | ((i == j) & (sign < 0))
+        i, j = np.where(flip, j, i), np.where(flip, i, j)
+        shifts[flip] *= -1
+        # sorted by (i, j, S) through one int64 key per pair (several times faster than lexsort)
+        offset = shifts - shifts.min(initial=0)
+        span = int(offset.max(initial=0)) + 1
+        key = i * len(atoms) + j
+        for k in range(3):
+            key = key * span + offset[:, k]
+        order = np.argsort(key)
+        pairs = np.stack((i[order], j[order]))
+        shifts = np.take(shifts, order, axis=0)
+        self._pairs = (pairs, shifts)
+        self._shift_vectors = None
+        positions = np.array(atoms.positions, dtype=np.float64)
         cell = np.array(atoms.cell[:], dtype=np.float64)
-        self._pairs = (pairs, shifts, shifts @ cell)
-        self._reference = (np.array(atoms.positions, dtype=np.float64), cell, atoms.pbc.copy())
+        fractional = np.linalg.solve(cell.T, positions.T).T if atoms.pbc.all() else None
+        self._reference = (positions, fractional, cell, atoms.pbc.copy())
 
     def _stale(self, atoms):
         if self._reference is None:
             return True
-        positions, cell, pbc = self._reference
+        positions, fractional, cell, pbc = self._reference
         if len(atoms) != len(positions) or not np.array_equal(atoms.pbc, pbc):
             return True
-        if not np.array_equal(atoms.cell[:], cell):
+        now = atoms.cell[:]
+        strain = 0.0
+        if fractional is None or np.array_equal(now, cell):
+            moved = atoms.positions - positions
+        elif not abs(np.linalg.det(now)) > 1e-9:  # also NaN: neighbor_list will raise
             return True
-        moved = atoms.positions - positions
+        else:  # a new cell: displacements beyond its affine deformation, and the strain
+            moved = (np.linalg.solve(now.T, atoms.positions.T).T - fractional) @ now
+            strain = np.linalg.norm(np.linalg.solve(cell, now - cell))  # ≥ its largest stretch
+        moved *= moved
+        largest = np.sqrt(moved.sum(axis=1).max(initial=0.0))
         # written so that NaN positions also rebuild (and neighbor_list then raises)
-        return not np.einsum("ij,ij->i", moved, moved).max(initial=0.0) <= (self.skin / 2) ** 2
+        return not 2 * largest + (self.cutoff + self.skin) * strain <= self.skin
 
     def compute(self, atoms, quantities="ijSd"):
         """Pairs of ``atoms`` within ``cutoff``, as :func:`neighbor_list` returns them.
@@ -155,7 +192,8 @@ class VerletList:
         Returns
         -------
         tuple of numpy.ndarray
-            One array per requested letter, pairs sorted by ``(i, j, S)`` (``i``, ``j`` int64).
+            One array per requested letter, in the order of the class description (``i``,
+            ``j`` and ``S`` int64).
 
         Raises
         ------
@@ -164,20 +202,29 @@ class VerletList:
         """
         if self._stale(atoms):
             self._rebuild(atoms)
-        pairs, shifts, shift_vectors = self._pairs
-        positions = atoms.positions
-        vectors = np.take(positions, pairs[1], axis=0)  # np.take: 3x faster than indexing
-        vectors -= np.take(positions, pairs[0], axis=0)
+        pairs, shifts = self._pairs
+        cell = np.array(atoms.cell[:], dtype=np.float64)
+        if self._shift_vectors is None or not np.array_equal(self._shift_vectors[0], cell):
+            self._shift_vectors = (cell, np.ascontiguousarray((shifts @ cell).T))
+        shift_vectors = self._shift_vectors[1]
+        # pair vectors as x, y, z rows: the fastest layout for these numpy calls
+        positions = np.ascontiguousarray(atoms.positions.T)
+        vectors = np.take(positions, pairs[1], axis=1)
+        vectors -= np.take(positions, pairs[0], axis=1)
         vectors += shift_vectors
-        squared = np.einsum("ij,ij->i", vectors, vectors)
+        squared = vectors[0] * vectors[0]
+        squared += vectors[1] * vectors[1]
+        squared += vectors[2] * vectors[2]
         keep = np.flatnonzero(squared < self.cutoff**2)
         i, j = np.take(pairs, keep, axis=1)
-        values = {"i": i, "j": j}
+        values = {"i": np.concatenate((i, j)), "j": np.concatenate((j, i))}
         for q in quantities:
             if q == "S":
-                values[q] = np.take(shifts, keep, axis=0)
+                kept = np.take(shifts, keep, axis=0)
+                values[q] = np.concatenate((kept, -kept))
             elif q == "D":
-                values[q] = np.take(vectors, keep, axis=0)
+                kept = np.take(vectors, keep, axis=1).T
+                values[q] = np.concatenate((kept, -kept))
             elif q == "d":
-                values[q] = np.sqrt(np.take(squared, keep))
+                values[q] = np.tile(np.sqrt(np.take(squared, keep)), 2)
         return tuple(values[q] for q in quantities)

@@ -79,6 +79,36 @@ def test_linker_torn_apart_stops_the_run_with_a_clear_message(tmp_path):
     assert len(warned) < 10  # each problem is reported when it appears, not at every check
 
 
+def _broken_frames(crystal):
+    """Frames whose linkers are broken in three ways: a lost H, a ring opened, two fused."""
+    report = find_linkers(crystal)
+    symbols = np.array(crystal.get_chemical_symbols())
+    lost_h, opened, fused = crystal.copy(), crystal.copy(), crystal.copy()
+    h = next(int(a) for a in report.linkers[0] if symbols[a] == "H")
+    lost_h.positions[h] += [0.0, 0.0, 2.5]
+    a, b = _cn_bond(crystal)
+    opened.positions[b] += 1.2 * (crystal.positions[b] - crystal.positions[a])
+    first, second = report.linkers[0], report.linkers[1]
+    d = fused.get_all_distances(mic=True, vector=True)[np.ix_(first, second)]
+    k = np.unravel_index(np.argmin(np.linalg.norm(d, axis=2)), d.shape[:2])
+    gap = d[k]  # shortest vector from linker 0 to linker 1: bring them 0.8 Å close, rigidly
+    fused.positions[second] -= gap * (1 - 0.8 / np.linalg.norm(gap))
+    return {"lost H": lost_h, "opened ring": opened, "fused linkers": fused}
+
+
+def test_watchdog_that_saw_intact_linkers_still_reports_each_break_as_the_full_analysis():
+    crystal = zif4_crystal()
+    crystal.set_momenta(np.zeros((len(crystal), 3)))
+    watchdog = Watchdog()
+    assert watchdog.check(crystal, 300.0) == ([], 0)  # intact: later checks may skip the analysis
+    for name, frame in _broken_frames(crystal).items():
+        expected = len(find_linkers(frame).broken)
+        problems, broken = watchdog.check(frame, 300.0)
+        assert broken == expected > 0, name
+        assert any(p.startswith(f"{expected} broken linker(s)") for p in problems), name
+        assert watchdog.check(crystal, 300.0) == ([], 0)  # and intact again
+
+
 class NaNAfter(EMT):
     """EMT whose force on atom 5 becomes NaN from its ``n``-th evaluation on."""
 

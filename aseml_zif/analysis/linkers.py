@@ -17,7 +17,8 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from ..errors import StructureError
 from ..neighbors import neighbor_list
 
-__all__ = ["find_linkers", "LinkerReport", "BrokenLinker", "DEFAULT_BOND_CUTOFFS"]
+__all__ = ["find_linkers", "organic_bond_keys", "LinkerReport", "BrokenLinker",
+           "DEFAULT_BOND_CUTOFFS"]
 
 #: Covalent bond criteria (Å) between organic elements. In the crystal and the ten ab initio
 #: glasses these bonds span C–H 1.02–1.19, C–N 1.29–1.49, C–C 1.33–1.47 Å, and the next
@@ -198,14 +199,45 @@ def _element_codes(atoms, metal):
 
 
 def _cutoff_table(bond_cutoffs, zn_n_cutoff):
-    """5×5 table of bond cut-offs (Å) indexed by element code; 0 means never bonded."""
+    """5×5 table of bond cut-offs (Å) indexed by element code: :data:`DEFAULT_BOND_CUTOFFS`
+    with the entries of ``bond_cutoffs`` (or None) overriding them; 0 means never bonded."""
+    cutoffs = dict(DEFAULT_BOND_CUTOFFS)
+    cutoffs.update({tuple(sorted(k)): v for k, v in (bond_cutoffs or {}).items()})
     table = np.zeros((5, 5))
-    for (a, b), cut in bond_cutoffs.items():
+    for (a, b), cut in cutoffs.items():
         if a not in _CODES or b not in _CODES:
             raise StructureError(f"bond cut-off given for ({a}, {b}): only H, C, N are organic")
         table[_CODES[a], _CODES[b]] = table[_CODES[b], _CODES[a]] = float(cut)
     table[_METAL, _N] = table[_N, _METAL] = float(zn_n_cutoff)
     return table
+
+
+def _organic_bonds(codes, table, i, j, d):
+    """Mask of the pairs ``i, j`` at distance ``d`` (Å) that are bonds between organic atoms."""
+    ci, cj = codes[i], codes[j]
+    return (d < table[ci, cj]) & (ci != _METAL) & (cj != _METAL)
+
+
+def organic_bond_keys(atoms, neighbors, bond_cutoffs=None, metal="Zn"):
+    """Sorted keys ``i * len(atoms) + j`` of the organic bonds (both directions) of a frame.
+
+    :func:`find_linkers` judges the linkers from these bonds alone: frames with equal atomic
+    numbers and equal keys have the same intact and broken linkers.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+    neighbors, bond_cutoffs, metal
+        As for :func:`find_linkers` (``neighbors`` required; cut-offs in Å).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+    """
+    codes = _element_codes(atoms, metal)
+    i, j, _, d = neighbors
+    bond = _organic_bonds(codes, _cutoff_table(bond_cutoffs, ZN_N_CUTOFF), i, j, d)
+    return np.sort(i[bond].astype(np.int64) * len(atoms) + j[bond].astype(np.int64))
 
 
 def _formula(codes, symbols_other):
@@ -302,7 +334,7 @@ def _describe_problem(members, codes, i, j, d, heavy_degree, h_degree, bond_coun
 
 
 def find_linkers(atoms, bond_cutoffs=None, zn_n_cutoff=ZN_N_CUTOFF, metal="Zn",
-                 expected_coordination=4):
+                 expected_coordination=4, neighbors=None):
     """Identify imidazolates and Zn nodes of one frame and check their integrity.
 
     Parameters
@@ -318,6 +350,10 @@ def find_linkers(atoms, bond_cutoffs=None, zn_n_cutoff=ZN_N_CUTOFF, metal="Zn",
         Element of the tetrahedral nodes.
     expected_coordination : int
         Zn–N bonds of a regular node.
+    neighbors : tuple of numpy.ndarray, optional
+        ``(i, j, S, d)``: the full neighbour list of ``atoms`` (as from
+        :func:`aseml_zif.neighbors.neighbor_list`) out to at least the largest cut-off (Å), when
+        the caller has built it already; pairs beyond the cut-offs are ignored.
 
     Returns
     -------
@@ -334,19 +370,18 @@ def find_linkers(atoms, bond_cutoffs=None, zn_n_cutoff=ZN_N_CUTOFF, metal="Zn",
 
     if not isinstance(atoms, Atoms):
         raise StructureError(f"find_linkers needs an ase.Atoms, got {type(atoms).__name__}")
-    cutoffs = dict(DEFAULT_BOND_CUTOFFS)
-    cutoffs.update({tuple(sorted(k)): v for k, v in (bond_cutoffs or {}).items()})
-    table = _cutoff_table(cutoffs, zn_n_cutoff)
+    table = _cutoff_table(bond_cutoffs, zn_n_cutoff)
     codes = _element_codes(atoms, metal)
     n_atoms = len(atoms)
 
-    i, j, S, d = neighbor_list(atoms, float(table.max()), "ijSd")
+    if neighbors is None:
+        neighbors = neighbor_list(atoms, float(table.max()), "ijSd")
+    i, j, S, d = neighbors
     S = S.astype(np.int64)
     bonded = d < table[codes[i], codes[j]]
     bi, bj, bS = i[bonded], j[bonded], S[bonded]
-
-    metal_bond = (codes[bi] == _METAL) | (codes[bj] == _METAL)
-    oi, oj, oS = bi[~metal_bond], bj[~metal_bond], bS[~metal_bond]  # organic bonds, both ways
+    organic_bond = _organic_bonds(codes, table, i, j, d)
+    oi, oj, oS = i[organic_bond], j[organic_bond], S[organic_bond]  # organic bonds, both ways
     organic = codes != _METAL
 
     graph = coo_matrix((np.ones(len(oi)), (oi, oj)), shape=(n_atoms, n_atoms))

@@ -131,7 +131,7 @@ class DeployedModelCalculator(Calculator):
             i, j, shifts, d = self._neighbors.compute(atoms, "ijSd")
             keep = d < self._pair_cutoff[types[i], types[j]]
             i, j, shifts = i[keep], j[keep], shifts[keep]
-        return types, np.stack((i, j)).astype(np.int64), shifts
+        return types, np.stack((i, j)).astype(np.int64, copy=False), shifts
 
     def build_inputs(self, atoms):
         """Model input dictionary (tensors on the model's device and input dtype) for ``atoms``."""
@@ -203,16 +203,16 @@ class DeployedModelCalculator(Calculator):
 
     def _check_finite(self, what, values):
         """Raise ModelError naming the atoms whose ``values`` are NaN or infinite."""
-        bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-        if bad.any():
-            index = np.flatnonzero(bad)
-            symbols = self.atoms.get_chemical_symbols()
-            named = ", ".join(f"{i} ({symbols[i]})" for i in index[:10])
-            more = f" and {len(index) - 10} more" if len(index) > 10 else ""
-            raise ModelError(
-                f"model {self.metadata.path.name} returned a non-finite {what} on "
-                f"{len(index)} atom(s): {named}{more}"
-            )
+        if np.isfinite(values).all():
+            return
+        index = np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))
+        symbols = self.atoms.get_chemical_symbols()
+        named = ", ".join(f"{i} ({symbols[i]})" for i in index[:10])
+        more = f" and {len(index) - 10} more" if len(index) > 10 else ""
+        raise ModelError(
+            f"model {self.metadata.path.name} returned a non-finite {what} on "
+            f"{len(index)} atom(s): {named}{more}"
+        )
 
 
 def _differs(old, new, tol):

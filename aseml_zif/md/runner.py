@@ -262,11 +262,10 @@ class _Runner:
         """Raise on non-finite positions or cell (StructureError) or model outputs (ModelError)."""
         check_finite(self.atoms)
         results = getattr(self.atoms.calc, "results", {})
-        if "forces" in results:
+        if "forces" in results and not np.isfinite(results["forces"]).all():
             bad = np.flatnonzero(~np.isfinite(results["forces"]).all(axis=1))
-            if bad.size:
-                raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "
-                                 f"{atom_labels(self.atoms, bad)}")
+            raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "
+                             f"{atom_labels(self.atoms, bad)}")
         for name in ("energy", "stress"):
             if name in results and not np.isfinite(results[name]).all():
                 raise ModelError(f"the potential returned a non-finite {name}: {results[name]}")

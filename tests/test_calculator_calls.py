@@ -1,0 +1,77 @@
+"""The calculator's per-call path in MD: a neighbour list reused between steps, model types kept
+while the elements stay, ASE's state check answered without its cost — none of which may change
+a result (toy legacy model, compared with fresh calculators and with ASE's own check)."""
+import numpy as np
+import pytest
+from ase.calculators.calculator import compare_atoms
+
+from aseml_zif.calculator import load_potential
+from aseml_zif.errors import UnknownSpeciesError
+from aseml_zif.testing.toy_model import toy_zif_cell, write_toy_legacy_model
+
+
+@pytest.fixture(scope="module")
+def toy_path(tmp_path_factory):
+    return write_toy_legacy_model(tmp_path_factory.mktemp("toy") / "toy.pth")
+
+
+def _results(calc, atoms):
+    atoms = atoms.copy()
+    atoms.calc = calc
+    return atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
+
+
+def test_small_moves_reuse_the_list_and_give_a_fresh_calculators_results_exactly(toy_path):
+    calc = load_potential(toy_path, device="cpu")
+    atoms = toy_zif_cell().repeat(2)
+    rng = np.random.default_rng(0)
+    for move in [0.0, 0.02, 0.02, 0.6, 0.02]:  # 0.6 Å: beyond the skin, the list is rebuilt
+        atoms.positions += rng.normal(scale=move, size=atoms.positions.shape)
+        reused = _results(calc, atoms)
+        fresh = _results(load_potential(toy_path, device="cpu"), atoms)
+        for a, b in zip(reused, fresh):
+            np.testing.assert_array_equal(a, b)  # same edges in the same order: same numbers
+
+
+def test_model_types_follow_changed_elements(toy_path):
+    calc = load_potential(toy_path, device="cpu")
+    atoms = toy_zif_cell()
+    before = _results(calc, atoms)[0]
+    atoms.symbols[3] = "N"  # a C becomes an N, positions kept
+    after = _results(calc, atoms)[0]
+    assert after != before
+    assert after == _results(load_potential(toy_path, device="cpu"), atoms)[0]
+    atoms.symbols[0] = "Cu"
+    with pytest.raises(UnknownSpeciesError, match="Cu"):
+        _results(calc, atoms)
+
+
+def _variants(atoms):
+    """Copies of ``atoms`` changed in each way ASE's check looks at, or not at all."""
+    names = ["same", "momenta only", "sub-tolerance move", "tiny move", "nan position", "cell",
+             "pbc", "element", "charges", "magmoms"]
+    out = {name: atoms.copy() for name in names}
+    out["momenta only"].set_momenta(np.ones((len(atoms), 3)))
+    smallest = np.unravel_index(np.argmin(np.abs(atoms.positions)), atoms.positions.shape)
+    out["sub-tolerance move"].positions[smallest] += 5e-16  # other bits, within ASE's 1e-15 Å
+    out["tiny move"].positions[smallest] += 1e-12
+    out["nan position"].positions[2, 1] = np.nan
+    out["cell"].set_cell(atoms.cell[:] * 1.001)
+    out["pbc"].pbc = [True, False, True]
+    out["element"].numbers[0] = 1
+    out["charges"].set_initial_charges(np.zeros(len(atoms)))
+    out["magmoms"].set_initial_magnetic_moments(np.ones(len(atoms)))
+    out["one atom fewer"] = atoms[:-1]
+    return out
+
+
+def test_state_check_answers_as_ases(toy_path):
+    calc = load_potential(toy_path, device="cpu")
+    atoms = toy_zif_cell()
+    _results(calc, atoms)
+    for name, variant in _variants(atoms).items():
+        assert sorted(calc.check_state(variant)) == sorted(compare_atoms(calc.atoms, variant)), name
+    variants = _variants(atoms)
+    assert not np.array_equal(variants["sub-tolerance move"].positions, atoms.positions)
+    assert calc.check_state(variants["sub-tolerance move"]) == []
+    assert calc.check_state(variants["tiny move"]) == ["positions"]

@@ -20,7 +20,7 @@ from test_mechanics_emt import FastEMT
 
 from aseml_zif.md import RUN_FILES, CheckpointError, Watchdog, WatchdogError
 from aseml_zif.md.checkpoint import read_checkpoint
-from aseml_zif.md.results import read_cells, read_thermo
+from aseml_zif.md.results import read_cells, read_thermo, thermo_cells
 from aseml_zif.mechanics import block_average, sample_cells, volume_scan
 
 # 4-atom EMT Cu at 50 K, 5 fs steps: 40 equilibration + 200 production steps
@@ -94,10 +94,14 @@ def test_sigkilled_sample_cells_rerun_gives_the_same_cells(tmp_path):
     calc = SlowEMT()
     resumed = sample_cells(_copper(calc), workdir=workdir, **SAMPLING).cells  # the same call
     assert calc.calls < SAMPLING_STEPS - killed_at + 10  # resumed from the checkpoint, not restarted
-    steps, cells = read_cells(workdir / RUN_FILES["trajectory"])
-    assert list(steps) == list(range(0, SAMPLING_STEPS + 1, 5))  # no frame lost or duplicated
+    steps, cells = thermo_cells(read_thermo(workdir / RUN_FILES["thermo"]))
+    assert list(steps) == list(range(0, SAMPLING_STEPS + 1, 5))  # no row lost or duplicated
     np.testing.assert_array_equal(resumed, reference.cells)
-    np.testing.assert_array_equal(resumed, cells[steps >= 40])  # read from the trajectory
+    np.testing.assert_array_equal(resumed, cells[steps >= 40])  # read from thermo.csv
+    # frames are saved sparsely (every 100 intervals, and the last), with thermo.csv's cells
+    frame_steps, frame_cells = read_cells(workdir / RUN_FILES["trajectory"])
+    assert list(frame_steps) == [0, SAMPLING_STEPS]
+    np.testing.assert_array_equal(frame_cells, cells[[0, -1]])
     assert resumed[:, 0, 1].std() > 0  # a flexible cell: the shape fluctuates
     assert np.isnan(reference.conserved_drift_eV)  # Langevin has no conserved quantity
 

@@ -30,7 +30,9 @@ THERMO_COLUMNS = (
     "conserved_energy_eV",
     "pressure_GPa",
     "volume_A3",
-)
+) + tuple(f"cell_{v}{c}_A" for v in "abc" for c in "xyz")
+#: ^ the cell (lattice vectors a, b, c as rows, Å): long NσT runs need it at every logged step,
+#:   frames only now and then
 
 
 def snapshot(atoms, info, evaluate=True):

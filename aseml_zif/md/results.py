@@ -15,7 +15,7 @@ from ase.io import ulm
 from .checkpoint import CheckpointError
 from .schedule import Schedule
 
-__all__ = ["read_thermo", "read_cells", "constant_temperature_segments", "conserved_energy_drifts"]
+__all__ = ["read_thermo", "read_cells", "thermo_cells", "constant_temperature_segments", "conserved_energy_drifts"]
 
 
 def read_thermo(path):
@@ -37,6 +37,37 @@ def read_thermo(path):
         return {}
     columns = {key: [row[key] for row in rows] for key in rows[0]}
     return {k: (v if k == "stage" else np.asarray(v, dtype=float)) for k, v in columns.items()}
+
+
+def thermo_cells(thermo, path="thermo.csv"):
+    """Step numbers and cells logged in a run's ``thermo.csv`` (every ``log_every`` steps).
+
+    Parameters
+    ----------
+    thermo : dict
+        :func:`read_thermo` of the file.
+    path : path-like
+        The file, named in errors.
+
+    Returns
+    -------
+    steps : numpy.ndarray of int, shape (n_rows,)
+    cells : numpy.ndarray, shape (n_rows, 3, 3)
+        Lattice vectors as rows, Å.
+
+    Raises
+    ------
+    CheckpointError
+        The log has no cell columns (written by an older aseml_zif).
+    """
+    columns = [f"cell_{v}{c}_A" for v in "abc" for c in "xyz"]
+    missing = [c for c in columns if c not in thermo]
+    if "step" not in thermo or missing:
+        raise CheckpointError(f"{path}: no cell columns ({', '.join(missing[:3])}...); rerun "
+                              "the MD with this version of aseml_zif, or read the cells of the "
+                              "trajectory (read_cells)")
+    cells = np.stack([thermo[c] for c in columns], axis=1).reshape(-1, 3, 3)
+    return thermo["step"].astype(int), cells
 
 
 def read_cells(path):

@@ -19,7 +19,7 @@ from ..errors import ModelError, StructureError
 from ..neighbors import atom_labels, check_finite
 from . import integrators
 from .checkpoint import CheckpointError, read_checkpoint, read_json, write_checkpoint, write_json
-from .output import FrameWriter, ThermoLog, snapshot
+from .output import THERMO_COLUMNS, FrameWriter, ThermoLog, snapshot
 from .potential import check_resumed_potential, describe_potential, require_stress
 from .schedule import Schedule
 from .stages import StageError
@@ -160,7 +160,7 @@ class _Runner:
             for key, value in settings.items():
                 if json.loads(json.dumps(value)) != stored.get(key):
                     raise CheckpointError(
-                        f"{self.workdir}: holds a run with different {key!r} "
+                        f"{path}: records a run with different {key!r} "
                         f"({stored.get(key)!r} there, {value!r} now); use a new workdir"
                     )
             if seed is not None and seed != stored["seed"]:
@@ -359,6 +359,7 @@ class _Runner:
             "pressure_GPa": pressure,
             "volume_A3": atoms.get_volume() if atoms.cell.rank == 3 else float("nan"),
         }
+        row.update(zip(THERMO_COLUMNS[-9:], atoms.cell[:].reshape(-1).tolist()))
         self.thermo.write(row)
         if self.bar is not None:
             self.bar.set_postfix(T=f"{row['temperature_K']:.0f}K", E=f"{epot:.3f}eV",

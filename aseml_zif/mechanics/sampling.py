@@ -3,8 +3,8 @@
 Both run through :func:`aseml_zif.md.run`, the package's one MD engine: with a ``workdir`` the
 run is checkpointed, watched by a :class:`~aseml_zif.md.Watchdog`, and the same call repeated
 after a crash or a kill resumes it and gives the same result; without one it runs in a temporary
-folder. The cells and pressures the estimators use are read back from the run's own outputs
-(``trajectory.traj`` and ``thermo.csv``), and the drift of the conserved quantity is reported per
+folder. The cells and pressures the estimators use are read back from the run's own
+``thermo.csv`` (which logs the cell; frames are saved only now and then), and the drift of the conserved quantity is reported per
 constant-temperature segment (:func:`aseml_zif.md.results.conserved_energy_drifts`).
 
 Flexible-cell NσT integrators offered for the strain-fluctuation method, checked against the
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..md import RUN_FILES, CheckpointError, Stage, run
-from ..md.results import conserved_energy_drifts, read_cells, read_thermo
+from ..md.results import conserved_energy_drifts, read_thermo, thermo_cells
 from .averages import block_average
 from .eos import fit_birch_murnaghan, well_behaved_region
 from .errors import MechanicsError
@@ -133,7 +133,7 @@ class CellSamples:
 def sample_cells(atoms, temperature_K, n_steps, timestep_fs=1.0, pressure_GPa=0.0, interval=10,
                  n_equilibration=0, integrator="langevin", tdamp_fs=None, pdamp_fs=None,
                  allow_unverified=False, seed=None, progress=True, workdir=None,
-                 checkpoint_every=1000, watchdog=True, allow_other_potential=False):
+                 checkpoint_every=1000, watchdog=True, allow_other_potential=False, save_every=None):
     """Run flexible-cell NσT MD and record the cell every ``interval`` steps.
 
     Parameters
@@ -148,7 +148,10 @@ def sample_cells(atoms, temperature_K, n_steps, timestep_fs=1.0, pressure_GPa=0.
     timestep_fs : float
         Time step (fs).
     interval : int
-        Steps between recorded cells (frames saved to the trajectory and rows of ``thermo.csv``).
+        Steps between recorded cells (rows of ``thermo.csv``, which holds the cell).
+    save_every : int, optional
+        Steps between frames saved to ``trajectory.traj`` (default ``100 * interval``): the
+        cells come from ``thermo.csv``, so a nanosecond run need not store 10⁵ frames.
     integrator : {"langevin", "mtk"}
         See the module docstring; only ``"langevin"`` is verified for fluctuations.
     tdamp_fs, pdamp_fs : float, optional
@@ -173,7 +176,7 @@ def sample_cells(atoms, temperature_K, n_steps, timestep_fs=1.0, pressure_GPa=0.
     Returns
     -------
     CellSamples
-        Cells of the production frames read from the run's trajectory, the final state (with
+        Cells of the production steps read from the run's ``thermo.csv``, the final state (with
         the calculator), and the conserved-quantity drift.
 
     Raises
@@ -198,10 +201,12 @@ def sample_cells(atoms, temperature_K, n_steps, timestep_fs=1.0, pressure_GPa=0.
                      tdamp_fs=tdamp_fs or 100.0 * timestep_fs, pdamp_fs=pdamp_fs or 1000.0 * timestep_fs)
     with _run_folder(workdir) as folder, warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*heuristic P_mass.*")
-        final = run(atoms, atoms.calc, stages, folder, timestep_fs=timestep_fs, save_every=interval,
-                    log_every=interval, checkpoint_every=checkpoint_every, watchdog=watchdog,
-                    seed=seed, progress=progress, allow_other_potential=allow_other_potential)
-        steps, cells = read_cells(folder / RUN_FILES["trajectory"])
+        final = run(atoms, atoms.calc, stages, folder, timestep_fs=timestep_fs,
+                    save_every=save_every or 100 * interval, log_every=interval,
+                    checkpoint_every=checkpoint_every, watchdog=watchdog, seed=seed,
+                    progress=progress, allow_other_potential=allow_other_potential)
+        thermo_path = folder / RUN_FILES["thermo"]
+        steps, cells = thermo_cells(read_thermo(thermo_path), thermo_path)
         drift, _ = _segment_drift(folder, stages, timestep_fs)
     return CellSamples(cells[_production(steps, n_equilibration, interval)], float(temperature_K),
                        interval * timestep_fs, integrator, final, drift,

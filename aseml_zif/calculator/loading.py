@@ -88,7 +88,8 @@ def load_potential(path, device="auto", dtype=None, compile=False):
         cached (``$ASEML_ZIF_CACHE``, default ``~/.cache/aseml_zif``), keyed by the source's
         SHA-256, dtype, device and the torch/nequip versions: the first call takes minutes,
         later ones seconds. Without a working compiler it warns once and runs the converted
-        model eagerly. Ignored for files that are already compiled (``*.nequip.pt2``).
+        model eagerly. Ignored for files that are already compiled (``*.nequip.pt2``,
+        ``*.nequip.pth``).
 
     Returns
     -------
@@ -104,7 +105,7 @@ def load_potential(path, device="auto", dtype=None, compile=False):
     """
     path = resolve_path(path)
     device = resolve_device(device)
-    if compile and not Path(path).name.endswith(".nequip.pt2"):
+    if compile and file_format(path) not in ("nequip-aotinductor", "nequip-torchscript"):
         from .compiled import load_compiled
 
         module, metadata = load_compiled(path, device, dtype)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.io import write
+from crashing import Crashing
 from test_mechanics_emt import FastEMT
 
 from aseml_zif.cli import main
@@ -19,16 +20,8 @@ CALCULATORS = []  # every calculator the factory made, last one last
 CRASH_AT = None  # evaluation at which the next calculator raises
 
 
-class CountingEMT(FastEMT):
-    def __init__(self, crash_at):
-        super().__init__()
-        self.calls, self.crash_at = 0, crash_at
-
-    def calculate(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == self.crash_at:
-            raise RuntimeError("simulated crash")
-        super().calculate(*args, **kwargs)
+class CountingEMT(Crashing, FastEMT):
+    """FastEMT counting its evaluations; raises on the ``crash_at``-th."""
 
 
 def counting_emt():

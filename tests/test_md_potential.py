@@ -14,6 +14,7 @@ from ase.calculators.lj import LennardJones
 from aseml_zif.errors import ModelError
 from aseml_zif.md import RUN_FILES, CheckpointError, Stage, run
 from aseml_zif.md.checkpoint import read_checkpoint
+from crashing import Crashing
 
 STAGES = [Stage("nvt", 0.030, 300)]
 SETTINGS = dict(timestep_fs=1.0, save_every=5, checkpoint_every=10, seed=1, progress=False)
@@ -37,18 +38,8 @@ class ModelFileEMT(EMT):
                                         dtype="float32", converted_from=converted_from)
 
 
-class CrashingEMT(EMT):
+class CrashingEMT(Crashing, EMT):
     """EMT that raises on its ``crash_at``-th evaluation (a crash between checkpoints)."""
-
-    def __init__(self, crash_at):
-        super().__init__()
-        self.calls, self.crash_at = 0, crash_at
-
-    def calculate(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == self.crash_at:
-            raise RuntimeError("simulated crash")
-        super().calculate(*args, **kwargs)
 
 
 def test_run_json_records_a_plain_calculator_by_class(tmp_path):

@@ -15,6 +15,7 @@ from ase.io import read
 
 from aseml_zif.md import RUN_FILES, CheckpointError, Stage, run
 from aseml_zif.md.checkpoint import read_checkpoint
+from crashing import Crashing
 
 # NVT ramp + plateau (one Nosé–Hoover chain carried across), flexible Langevin, MTK NPT
 STAGES = [
@@ -36,18 +37,8 @@ def _copper():
     return atoms
 
 
-class CrashingEMT(EMT):
+class CrashingEMT(Crashing, EMT):
     """EMT that raises on its ``crash_at``-th evaluation (a crash between checkpoints)."""
-
-    def __init__(self, crash_at):
-        super().__init__()
-        self.calls, self.crash_at = 0, crash_at
-
-    def calculate(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == self.crash_at:
-            raise RuntimeError("simulated crash")
-        super().calculate(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from ase import units
 from ase.build import bulk
+from crashing import Crashing
 from test_mechanics_emt import FastEMT
 
 from aseml_zif.md import RUN_FILES, CheckpointError, Watchdog, WatchdogError
@@ -38,18 +39,8 @@ def _copper(calc=None):
     return atoms
 
 
-class CountingEMT(FastEMT):
+class CountingEMT(Crashing, FastEMT):
     """FastEMT counting its evaluations; raises on the ``crash_at``-th (a crash between checkpoints)."""
-
-    def __init__(self, crash_at=None):
-        super().__init__()
-        self.calls, self.crash_at = 0, crash_at
-
-    def calculate(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == self.crash_at:
-            raise RuntimeError("simulated crash")
-        super().calculate(*args, **kwargs)
 
 
 class SlowEMT(CountingEMT):

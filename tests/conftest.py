@@ -57,3 +57,11 @@ def glasses(glass_paths):
     from aseml_zif.io import read_structure
 
     return [read_structure(p) for p in glass_paths]
+
+
+@pytest.fixture(scope="session")
+def paper_calc64(paper_model_path):
+    """The paper's legacy model cast to float64 (for finite-difference and conversion checks)."""
+    from aseml_zif.calculator import load_potential
+
+    return load_potential(paper_model_path, device="cpu", dtype="float64")

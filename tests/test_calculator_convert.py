@@ -98,11 +98,6 @@ def converted64(paper_model_path, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def legacy64(paper_model_path):
-    return load_potential(paper_model_path, device="cpu", dtype="float64")
-
-
-@pytest.fixture(scope="module")
 def new64(converted64):
     return load_potential(converted64, device="cpu")
 
@@ -118,13 +113,13 @@ def _rattled_strained(atoms):
 
 @pytest.mark.paper_model
 @pytest.mark.parametrize("which", ["crystal", "glass", "rattled-strained"])
-def test_converted_matches_legacy_in_float64(which, legacy64, new64, crystal_lmp, glass_paths):
+def test_converted_matches_legacy_in_float64(which, paper_calc64, new64, crystal_lmp, glass_paths):
     from aseml_zif.io import read_structure
 
     atoms = {"crystal": lambda: crystal_lmp, "glass": lambda: read_structure(glass_paths[0]),
              "rattled-strained": lambda: _rattled_strained(crystal_lmp)}[which]()
     results = []
-    for calc in (legacy64, new64):
+    for calc in (paper_calc64, new64):
         a = atoms.copy()
         a.calc = calc
         results.append((a.get_potential_energy(), a.get_forces(), a.get_stress()))

@@ -126,13 +126,6 @@ def test_random_rotation_is_proper():
 
 
 @pytest.fixture(scope="session")
-def paper_calc64(paper_model_path):
-    from aseml_zif.calculator import load_potential
-
-    return load_potential(paper_model_path, device="cpu", dtype="float64")
-
-
-@pytest.fixture(scope="session")
 def paper_calc32(paper_model_path):
     from aseml_zif.calculator import load_potential
 

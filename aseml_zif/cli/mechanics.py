@@ -160,7 +160,8 @@ def _add_md_arguments(parser, out, time_ps, equilibration_ps):
                         help=f"discarded equilibration in ps (default: {equilibration_ps})")
     parser.add_argument("--timestep-fs", type=float, default=0.5, help="time step in fs (default: 0.5)")
     parser.add_argument("--interval", type=int, default=10,
-                        help="steps between samples (saved frames, thermo rows; default: 10)")
+                        help="steps between samples (rows of thermo.csv, which logs the cell; frames are "
+                        "saved every 100 samples; default: 10)")
     parser.add_argument("--tdamp-fs", type=float, default=100.0,
                         help="thermostat time constant in fs (default: 100)")
     parser.add_argument("--checkpoint-every", type=int, default=1000,

@@ -73,7 +73,8 @@ def test_demo_model_compiled_agrees_and_is_cached(cache, monkeypatch):
 
     monkeypatch.setattr(compiled, "_run_compiler", no_second_compile)
     again = load_potential("demo", device="cpu", compile=True)
-    assert np.array_equal(_energy_forces(again, atoms)[1], f)
+    # the same build (float32 kernels may reduce in another order: round-off, not bitwise)
+    assert np.abs(_energy_forces(again, atoms)[1] - f).max() < 1e-5
 
 
 @pytest.mark.slow
@@ -92,4 +93,4 @@ def test_paper_model_compiled_matches_legacy(paper_model_path, crystal_lmp, cach
 
     monkeypatch.setattr(compiled, "_run_compiler", lambda *a: pytest.fail("compiled twice"))
     again = load_potential(paper_model_path, device="cpu", compile=True)
-    assert np.array_equal(_energy_forces(again, crystal_lmp)[1], f)
+    assert np.abs(_energy_forces(again, crystal_lmp)[1] - f).max() < 1e-5

@@ -86,7 +86,7 @@ def test_skewed_triclinic_cell_gives_same_net(crystal, shear):
 
 
 def test_fast_and_tree_images_agree(crystal_lmp):
-    from aseml_zif.analysis.linkers import _fragment_images, _tree_images
+    from aseml_zif.analysis.linker_bonds import _fragment_images, _tree_images
     from aseml_zif.neighbors import neighbor_list
 
     report = find_linkers(crystal_lmp)

@@ -19,11 +19,11 @@ _EXPORTS = {
     "pore_volume": "pores",
     "analyze": "report",
     "XRayScattering": "scattering",
-    "read_int01": "scattering",
-    "read_dofr": "scattering",
-    "r_w": "scattering",
-    "xray_form_factor": "scattering",
-    "differential_correlation": "scattering",
+    "read_int01": "xray_measurements",
+    "read_dofr": "xray_measurements",
+    "r_w": "xray_measurements",
+    "xray_form_factor": "xray_form_factors",
+    "differential_correlation": "xray_transforms",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -20,7 +20,8 @@ import numpy as np
 from .._progress import progress_bar
 from ..errors import RingSearchError
 from .frames import as_frame_list
-from .linkers import ZN_N_CUTOFF, find_linkers
+from .linker_bonds import ZN_N_CUTOFF
+from .linkers import find_linkers
 
 __all__ = ["RingStatistics", "primitive_rings"]
 

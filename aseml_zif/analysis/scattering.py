@@ -29,182 +29,31 @@ Measured files: ``.int01`` holds Q (Å⁻¹), F(Q) and its error; ``.dofr`` hold
 reproduces the measured D(r) best with a Lorch width Δ = 0.08 Å (the default here), with
 R_w = 0.12–0.15 over 0.5–20 Å: GudrunX steps not recorded in the files (presumably its
 treatment of the unmeasured Q < 0.61 Å⁻¹) account for the rest.
+
+Atomic form factors are in :mod:`.xray_form_factors`, the F(Q) → D(r) transform in
+:mod:`.xray_transforms`, the readers of measured files and R_w in :mod:`.xray_measurements`;
+their public names are re-exported here.
 """
-import json
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from ase.data import chemical_symbols
 
-from .._resources import resource_path
-from ..errors import DataFileError, SettingsError, StructureError
+from ..errors import DataFileError, SettingsError, StructureError  # noqa: F401  (old path)
 from ..neighbors import neighbor_list
 from .frames import as_frame_list
 from .rdf import _FrameAccumulator, periodic_volume, progress
+from .xray_form_factors import xray_form_factor
+from .xray_measurements import (  # noqa: F401  (re-exported: the readers and their results)
+    MeasuredPairDistribution,
+    MeasuredStructureFactor,
+    r_w,
+    read_dofr,
+    read_int01,
+)
+from .xray_transforms import GUDRUN_LORCH_WIDTH, _lorch, differential_correlation
 
-__all__ = [
-    "XRayScattering",
-    "MeasuredStructureFactor",
-    "MeasuredPairDistribution",
-    "read_int01",
-    "read_dofr",
-    "xray_form_factor",
-    "differential_correlation",
-    "r_w",
-]
-
-#: Lorch width Δ (Å) that reproduces the measured D(r) from the measured F(Q).
-GUDRUN_LORCH_WIDTH = 0.08
-
-_FORM_FACTOR_FILE = "xray_form_factors.json"
-_COEFFICIENTS = None
-
-
-def _coefficients():
-    global _COEFFICIENTS
-    if _COEFFICIENTS is None:
-        with open(resource_path(_FORM_FACTOR_FILE)) as fh:
-            _COEFFICIENTS = json.load(fh)
-    return _COEFFICIENTS
-
-
-def xray_form_factor(symbol, q):
-    """X-ray atomic form factor f(Q) of a neutral atom, in electrons.
-
-    International Tables Vol. C, Table 6.1.1.4 (Cromer–Mann):
-    f = Σᵢ aᵢ exp(−bᵢ (Q/4π)²) + c, with Q = 4π sin θ / λ in Å⁻¹.
-
-    Raises
-    ------
-    StructureError
-        No coefficients for ``symbol`` (the message lists the elements available).
-    """
-    table = _coefficients()
-    if symbol not in table or not isinstance(table[symbol], dict):
-        known = ", ".join(k for k, v in table.items() if isinstance(v, dict))
-        raise StructureError(
-            f"no X-ray form factor for {symbol!r} (available: {known}; add its Cromer-Mann "
-            f"coefficients to data/{_FORM_FACTOR_FILE})"
-        )
-    entry = table[symbol]
-    s2 = (np.asarray(q, dtype=float) / (4.0 * np.pi)) ** 2
-    return sum(a * np.exp(-b * s2) for a, b in zip(entry["a"], entry["b"])) + entry["c"]
-
-
-def _lorch(x, width):
-    """Lorch window sin(xΔ)/(xΔ); 1 everywhere when ``width`` is None."""
-    if width is None:
-        return np.ones_like(x)
-    return np.sinc(np.asarray(x) * width / np.pi)  # numpy's sinc(u) = sin(πu)/(πu)
-
-
-def _integration_weights(x):
-    """Trapezoid weights of a (possibly non-uniform) grid."""
-    w = np.zeros_like(x, dtype=float)
-    dx = np.diff(x)
-    w[:-1] += 0.5 * dx
-    w[1:] += 0.5 * dx
-    return w
-
-
-def differential_correlation(q, f_q, r, lorch_width=GUDRUN_LORCH_WIDTH):
-    """D(r) = (2/π) ∫ Q F(Q) L(Q) sin(Qr) dQ over the given Q grid (trapezoid rule).
-
-    Parameters
-    ----------
-    q : array_like
-        Q grid in Å⁻¹ (e.g. the experiment's).
-    f_q : array_like
-        F(Q) on that grid (dimensionless, normalised by ⟨f²⟩).
-    r : array_like
-        Distances in Å.
-    lorch_width : float or None
-        Lorch width Δ in Å (``π/Q_max`` is the textbook choice; 0.08 Å matches the measured
-        files); None for no window.
-
-    Returns
-    -------
-    numpy.ndarray
-        D(r) in Å⁻².
-    """
-    q, f_q, r = (np.asarray(x, dtype=float) for x in (q, f_q, r))
-    integrand = q * f_q * _lorch(q, lorch_width) * _integration_weights(q)
-    return 2.0 / np.pi * np.sin(np.outer(r, q)) @ integrand
-
-
-def r_w(model, measured, error=None):
-    """Agreement factor R_w = sqrt(Σ w (y_model − y_meas)² / Σ w y_meas²), w = 1/σ² or 1.
-
-    Parameters
-    ----------
-    model, measured : array_like
-        The two curves on the same grid.
-    error : array_like, optional
-        Standard deviations σ of ``measured`` (e.g. the ``.int01`` error column).
-    """
-    model, measured = np.asarray(model, dtype=float), np.asarray(measured, dtype=float)
-    if model.shape != measured.shape:
-        raise SettingsError(f"R_w needs curves on one grid, got shapes {model.shape} and {measured.shape}")
-    w = np.ones_like(measured) if error is None else 1.0 / np.asarray(error, dtype=float) ** 2
-    return float(np.sqrt(np.sum(w * (model - measured) ** 2) / np.sum(w * measured**2)))
-
-
-@dataclass(frozen=True)
-class MeasuredStructureFactor:
-    """Measured F(Q) from a GudrunX ``.int01`` file: Q (Å⁻¹), F(Q), error; ``path``."""
-
-    q: np.ndarray
-    f: np.ndarray
-    error: np.ndarray
-    path: str
-
-
-@dataclass(frozen=True)
-class MeasuredPairDistribution:
-    """Measured D(r) from a GudrunX ``.dofr`` file: r (Å), D(r) (Å⁻²), √max(D, 0); ``path``."""
-
-    r: np.ndarray
-    d: np.ndarray
-    sqrt_d: np.ndarray
-    path: str
-
-
-def _read_columns(path, suffix):
-    path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: no such file")
-    if path.suffix != suffix:
-        raise DataFileError(f"{path}: expected a {suffix} file")
-    try:
-        with warnings.catch_warnings():  # an empty file: the shape check below says so
-            warnings.filterwarnings("ignore", "loadtxt: input contained no data")
-            table = np.loadtxt(path, comments="#", ndmin=2)
-    except ValueError as exc:
-        raise DataFileError(f"{path}: not a table of numbers ({exc})") from exc
-    if table.shape[1] != 3 or table.shape[0] < 2:
-        raise DataFileError(f"{path}: expected 3 columns and several rows, got shape {table.shape}")
-    bad = np.flatnonzero(~np.isfinite(table).all(axis=1))
-    if bad.size:
-        raise DataFileError(f"{path}: non-finite numbers in data row {bad[0] + 1}: {table[bad[0]]}")
-    return table.T
-
-
-def read_int01(path):
-    """Read a GudrunX ``.int01`` file (Q in Å⁻¹, F(Q), error).
-
-    The zero-padded rows at the end (F = 0 and error = 0) are dropped.
-    """
-    q, f, error = _read_columns(path, ".int01")
-    keep = error > 0
-    return MeasuredStructureFactor(q[keep], f[keep], error[keep], str(path))
-
-
-def read_dofr(path):
-    """Read a GudrunX ``.dofr`` file (r in Å, D(r), √D: the third column is not an error)."""
-    r, d, sqrt_d = _read_columns(path, ".dofr")
-    return MeasuredPairDistribution(r, d, sqrt_d, str(path))
+__all__ = ["XRayScattering"]
 
 
 class XRayScattering(_FrameAccumulator):
@@ -227,7 +76,8 @@ class XRayScattering(_FrameAccumulator):
         Multiply g − 1 by the Lorch window sin(πr/r_max)/(πr/r_max) before the r → Q
         transform (suppresses truncation ripples in F(Q)).
     lorch_width : float or None
-        Lorch width Δ in Å of the Q → r transform (see :func:`differential_correlation`).
+        Lorch width Δ in Å of the Q → r transform (see
+        :func:`~aseml_zif.analysis.xray_transforms.differential_correlation`).
     broadening : float
         Extra rms displacement u in Å per direction (thermal motion missing from static or
         0 K structures, or instrumental resolution): F(Q) is multiplied by exp(−u²Q²).
@@ -350,10 +200,12 @@ class XRayScattering(_FrameAccumulator):
         Parameters
         ----------
         measured_fq : MeasuredStructureFactor
-            From :func:`read_int01`; R_w on F(Q) is weighted by 1/error², over ``q_range``
-            (Å⁻¹); D(r) always uses the whole measured Q grid.
+            From :func:`~aseml_zif.analysis.xray_measurements.read_int01`; R_w on F(Q) is
+            weighted by 1/error², over ``q_range`` (Å⁻¹); D(r) always uses the whole measured
+            Q grid.
         measured_dr : MeasuredPairDistribution
-            From :func:`read_dofr`; R_w on D(r) is unweighted, over ``r_range`` (Å).
+            From :func:`~aseml_zif.analysis.xray_measurements.read_dofr`; R_w on D(r) is
+            unweighted, over ``r_range`` (Å).
 
         Returns
         -------

@@ -20,14 +20,15 @@ TYPE_NAMES = ["H", "C", "N", "Zn"]
 PAPER_NEQUIP = dict(r_max=6.0, l_max=2, parity=False, num_layers=5, num_features=32,
                     num_bessels=8, polynomial_cutoff_p=5, radial_mlp_depth=2,
                     radial_mlp_width=64, learning_rate=0.005, batch_size=1, ema_decay=0.99,
-                    energy_weight=1.0, stress_weight=0.0, patience=50, max_epochs=1000)
+                    energy_weight=1.0, stress_weight=0.0, patience=50, max_epochs=1000,
+                    lr_plateau_patience=None, lr_plateau_factor=0.5)
 
 #: Allegro hyperparameters of the paper (``allegro_l2r6stress0a2.yaml``), mapped to allegro 0.8.
 PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_features=64,
                      num_tensor_features=64, num_bessels=8, polynomial_cutoff_p=6,
                      mlp_width=1024, mlp_depth=3, learning_rate=0.001, batch_size=1,
                      ema_decay=0.99, energy_weight=1.0, stress_weight=0.0, patience=50,
-                     max_epochs=1000)
+                     max_epochs=1000, lr_plateau_patience=None, lr_plateau_factor=0.5)
 
 
 def _nequip_model(h):
@@ -99,7 +100,10 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
     **hyperparameters
         Overrides of :data:`PAPER_NEQUIP` / :data:`PAPER_ALLEGRO`, e.g. ``r_max=5.0`` (Å),
         ``l_max=1``, ``parity=True``, ``num_features=16``, ``max_epochs=5``,
-        ``energy_weight=1.0`` (per-atom energy MSE), ``stress_weight=1.0``, ``patience=50``.
+        ``energy_weight=1.0`` (per-atom energy MSE), ``stress_weight=1.0``, ``patience=50``,
+        ``lr_plateau_patience=10`` with ``lr_plateau_factor=0.5`` (multiply the learning rate
+        by the factor after that many epochs without a better validation metric; ``None``,
+        the default, keeps it constant as in the paper's NequIP config).
 
     Returns
     -------
@@ -205,10 +209,21 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
             "test_metrics": metrics,
             "optimizer": {"_target_": "torch.optim.Adam", "lr": h["learning_rate"],
                           "amsgrad": architecture == "nequip"},
+            **_plateau_scheduler(h, monitored),
             "model": model,
         },
         "global_options": {"allow_tf32": False},
     }
+
+
+def _plateau_scheduler(h, monitored):
+    if h["lr_plateau_patience"] is None:
+        return {}
+    return {"lr_scheduler": {
+        "scheduler": {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                      "factor": float(h["lr_plateau_factor"]),
+                      "patience": int(h["lr_plateau_patience"])},
+        "monitor": monitored, "interval": "epoch", "frequency": 1}}
 
 
 def write_config(config, path):

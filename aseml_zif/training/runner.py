@@ -54,8 +54,8 @@ def _tool(name):
     return found
 
 
-def _run(command, log_path, env=None):
-    with open(log_path, "w") as log:
+def _run(command, log_path, env=None, append=False):
+    with open(log_path, "a" if append else "w") as log:
         result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, **(env or {})})
     if result.returncode != 0:
@@ -64,7 +64,7 @@ def _run(command, log_path, env=None):
                             f"see {log_path}:\n{tail}")
 
 
-def train(config, directory, hyperparameters=None, env=None):
+def train(config, directory, hyperparameters=None, env=None, resume=False):
     """Train one model with ``nequip-train``.
 
     Parameters
@@ -79,6 +79,12 @@ def train(config, directory, hyperparameters=None, env=None):
         Extra environment variables for ``nequip-train``, e.g. ``{"OMP_NUM_THREADS": "1"}``
         (on a CPU shared with other jobs, threads fighting for busy cores made training about
         ten times slower here).
+    resume : bool
+        If ``directory`` holds a ``last.ckpt`` of an interrupted run, continue it (weights,
+        optimizer, scheduler, EMA and epoch count: nequip's ``ckpt_path``) up to the
+        configuration's ``max_epochs``; the configuration must be the one it started with.
+        Lightning may redo the epoch during which ``last.ckpt`` was written. Otherwise start
+        afresh.
 
     Returns
     -------
@@ -91,10 +97,14 @@ def train(config, directory, hyperparameters=None, env=None):
     """
     directory = Path(directory).resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    write_config(config, directory / "config.yaml")
-    _run([_tool("nequip-train"), "-cp", str(directory), "-cn", "config",
-          f"hydra.run.dir={directory}"], directory / "train.log", env=env)
     best, last = directory / "best.ckpt", directory / "last.ckpt"
+    continuing = resume and last.exists()
+    write_config(config, directory / "config.yaml")
+    command = [_tool("nequip-train"), "-cp", str(directory), "-cn", "config",
+               f"hydra.run.dir={directory}"]
+    if continuing:
+        command.append(f"++ckpt_path={last}")
+    _run(command, directory / "train.log", env=env, append=continuing)
     csvs = sorted(directory.glob("csv/version_*/metrics.csv"))
     if not best.exists() or not csvs:
         raise TrainingError(f"{directory}: nequip-train wrote no best.ckpt or metrics.csv")

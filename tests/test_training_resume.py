@@ -1,0 +1,77 @@
+"""An interrupted ``nequip-train`` run continues from its last checkpoint; plateau schedules.
+
+A tiny student is trained on a few crystal frames labelled by the shipped demo model (cheap;
+the labels only need to be consistent). Two epochs, then ``resume=True`` up to four: the second
+run must continue from the first run's last epoch and weights, not start from scratch. About a minute.
+"""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+import aseml_zif
+from aseml_zif.data import label, write_frames
+from aseml_zif.structures import zif4_crystal
+from aseml_zif.training import train, training_config
+
+TINY = dict(r_max=3.5, l_max=1, parity=True, num_layers=2, num_features=4, radial_mlp_depth=1,
+            radial_mlp_width=8, learning_rate=0.01, patience=50)
+
+
+@pytest.fixture(scope="module")
+def frame_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("resume_frames")
+    rng = np.random.default_rng(1)
+    frames = []
+    for _ in range(4):
+        atoms = zif4_crystal()
+        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
+        frames.append(atoms)
+    labelled = label(frames, aseml_zif.load_potential("demo", device="cpu"), folder / "all.xyz",
+                     progress=False)
+    write_frames(labelled[:3], folder / "train.xyz")
+    write_frames(labelled[3:], folder / "val.xyz")
+    return folder / "train.xyz", folder / "val.xyz"
+
+
+def _epochs(run):
+    """Epoch numbers with a validation row, per CSV log version, in order."""
+    versions = sorted(run.directory.glob("csv/version_*/metrics.csv"))
+    return [sorted({int(r["epoch"]) for r in csv.DictReader(open(v)) if r["val0_epoch/forces_mae"]})
+            for v in versions]
+
+
+def _weights(checkpoint):
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    return {k: v.clone() for k, v in state.items() if torch.is_tensor(v)}
+
+
+def test_resume_continues_interrupted_run(frame_files, tmp_path):
+    train_file, val_file = frame_files
+    first = train(training_config(train_file, val_file, max_epochs=2, seed=3, **TINY),
+                  tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
+    assert _epochs(first) == [[0, 1]]
+    after_two = _weights(first.last_checkpoint)
+
+    second = train(training_config(train_file, val_file, max_epochs=4, seed=3, **TINY),
+                   tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
+    # continued, not restarted at epoch 0 (Lightning may redo the epoch whose validation
+    # wrote last.ckpt: the checkpoint is taken before that epoch counts as completed)
+    before, after = _epochs(second)
+    assert before == [0, 1] and after[0] >= 1 and after[-1] == 3
+    assert second.best_checkpoint.name == "best.ckpt" and not list(tmp_path.glob("run/best-v*"))
+    resumed = torch.load(second.last_checkpoint, map_location="cpu", weights_only=False)
+    assert resumed["epoch"] == 4
+    moved = _weights(second.last_checkpoint)
+    assert any(not torch.equal(after_two[k], moved[k]) for k in after_two)
+    assert "Continuing training" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_plateau_scheduler_config():
+    cfg = training_config("a.xyz", "b.xyz", lr_plateau_patience=4, lr_plateau_factor=0.25)
+    schedule = cfg["training_module"]["lr_scheduler"]
+    assert schedule["scheduler"] == {"_target_": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                                     "factor": 0.25, "patience": 4}
+    assert schedule["monitor"] == cfg["monitored_metric"]
+    assert "lr_scheduler" not in training_config("a.xyz", "b.xyz")["training_module"]

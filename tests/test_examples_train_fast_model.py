@@ -1,0 +1,73 @@
+"""``examples/train_fast_model.py``: the validation draw and the evaluation stage.
+
+Training itself goes through ``aseml_zif.training.train`` (resume tested in
+``test_training_resume.py``); here the split must be disjoint, complete, repeatable and kept
+once drawn, and ``evaluate`` must measure the errors it claims: zero against the model's own
+labels, and exactly a known force offset when the labels are shifted.
+"""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import aseml_zif
+from aseml_zif.data import label, read_frames, write_frames
+from aseml_zif.structures import zif4_crystal
+
+SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "train_fast_model.py"
+
+
+def script():
+    spec = importlib.util.spec_from_file_location("train_fast_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fast_train")
+    rng = np.random.default_rng(4)
+    frames = []
+    for k in range(12):
+        atoms = zif4_crystal()
+        atoms.positions += rng.normal(0.0, 0.01 + 0.01 * k, atoms.positions.shape)
+        frames.append(atoms)
+    return label(frames, aseml_zif.load_potential("demo", device="cpu"), folder / "pool.xyz",
+                 progress=False), folder
+
+
+def test_validation_split_is_disjoint_complete_and_kept(labelled, tmp_path):
+    frames, folder = labelled
+    module = script()
+    train_file, val_file = module.split_validation(folder / "pool.xyz", tmp_path / "a", n_validation=4)
+    train, val = read_frames(train_file), read_frames(val_file)
+    key = lambda f: f.positions.round(5).tobytes()  # noqa: E731
+    assert len(val) >= 3 and len(train) + len(val) == len(frames)
+    assert not {key(f) for f in train} & {key(f) for f in val}
+    again = module.split_validation(folder / "pool.xyz", tmp_path / "b", n_validation=4)
+    assert [key(f) for f in read_frames(again[1])] == [key(f) for f in val]
+    before = train_file.stat().st_mtime_ns
+    module.split_validation(folder / "pool.xyz", tmp_path / "a", n_validation=4)
+    assert train_file.stat().st_mtime_ns == before  # drawn once, then reused
+
+
+def test_evaluate_measures_known_errors(labelled, tmp_path):
+    frames, _ = labelled
+    module = script()
+    write_frames(frames[:3], tmp_path / "own.xyz")
+    shifted = []
+    for atoms in frames[:3]:
+        copy = atoms.copy()
+        copy.calc = None
+        copy.arrays["forces"] = atoms.get_forces() + 0.05
+        copy.info.update(energy=atoms.get_potential_energy(), stress=atoms.get_stress(voigt=False))
+        shifted.append(copy)
+    write_frames(shifted, tmp_path / "shifted.xyz")
+    report = module.evaluate("demo", [tmp_path / "own.xyz", tmp_path / "shifted.xyz"],
+                             tmp_path / "accuracy.json")
+    assert report["own"]["force_mae_meV_per_A"] < 1e-3
+    assert report["shifted"]["force_mae_meV_per_A"] == pytest.approx(50.0, abs=1e-3)
+    assert json.loads((tmp_path / "accuracy.json").read_text()) == report

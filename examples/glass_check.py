@@ -93,7 +93,7 @@ def watchdog_stop(stderr_text, status):
 def invoke(command, workdir, env):
     """Run ``command`` once (stderr teed to the terminal and workdir/meltquench.log); return the
     invocation record: wall time, steps before/after (thermo.csv), exit status, watchdog stop."""
-    from aseml_zif.analysis.glass import run_status
+    from aseml_zif.md.results import run_status
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     before = run_status(workdir)["step"]
@@ -164,7 +164,7 @@ def model_time(model, compile, atoms, n_calls):
 
 
 def cmd_meltquench(args):
-    from aseml_zif.analysis.glass import run_status
+    from aseml_zif.md.results import run_status
 
     env = set_threads(args.threads)
     rows = []
@@ -211,39 +211,6 @@ def cmd_meltquench(args):
 
 
 # ----------------------------------------------------------------------------- criteria
-def _signature(path):
-    files = [p for p in (Path(path) / n for n in ("trajectory.traj", "final.extxyz", "thermo.csv"))
-             if p.is_file()]
-    return {p.name: [p.stat().st_size, p.stat().st_mtime] for p in files}
-
-
-def criteria_of(path, crystal_rings, experiment, args):
-    """Criteria of one run folder (cached in RUN_DIR/glass_criteria.json) or structure file."""
-    from aseml_zif.analysis.glass import glass_criteria, run_frames, run_status
-
-    path = Path(path)
-    settings = {"stage": args.stage, "stride": args.stride, "max_frames": args.max_frames,
-                "experiment": str(experiment) if experiment else None}
-    entry = {"name": path.name if path.is_dir() else path.stem, "path": str(path)}
-    if path.is_dir():
-        cache = load_json(path / "glass_criteria.json")
-        if cache and cache.get("settings") == settings and cache.get("signature") == _signature(path):
-            return cache
-        status = run_status(path)
-        entry["status"] = status
-        if not status["finished"] and not args.allow_unfinished:
-            entry["skipped"] = (f"unfinished: step {status['step']} of {status['total_steps']}"
-                                + (f"; {status['stopped'][:150]}" if status["stopped"] else ""))
-            return entry
-    stage = args.stage if path.is_dir() else "all"
-    frames, entry["source"] = run_frames(path, stage=stage, stride=args.stride)
-    entry["values"] = glass_criteria(frames, crystal_rings, experiment,
-                                     max_structure_frames=args.max_frames)
-    if path.is_dir():
-        save_json(path / "glass_criteria.json", dict(entry, settings=settings, signature=_signature(path)))
-    return entry
-
-
 def criteria_row(entry, verdict):
     if "skipped" in entry:
         return [entry["name"], "-", entry["skipped"]] + [""] * 6
@@ -263,7 +230,7 @@ def criteria_row(entry, verdict):
 
 
 def cmd_criteria(args):
-    from aseml_zif.analysis.glass import BARS, crystal_rings_per_zn, glass_criteria, judge
+    from aseml_zif.analysis.glass import BARS, crystal_rings_per_zn, glass_criteria, judge, run_criteria
     from aseml_zif.io import read_structure
 
     shared = Path(args.shared)
@@ -279,7 +246,9 @@ def cmd_criteria(args):
         reference.append({"name": path.stem, "path": str(path), "reference": path in glasses, "values":
                           glass_criteria(read_structure(path), crystal_rings, experiment)})
     ref_r_w = [e["values"]["xray"]["r_w_dr"] for e in reference[:len(glasses)] if "xray" in e["values"]]
-    runs = [criteria_of(path, crystal_rings, experiment, args) for path in args.runs]
+    runs = [run_criteria(path, crystal_rings, experiment, stage=args.stage, stride=args.stride,
+                         max_structure_frames=args.max_frames, allow_unfinished=args.allow_unfinished)
+            for path in args.runs]
     rows = []
     for entry in runs + reference:
         if "values" in entry:
@@ -306,10 +275,11 @@ def cmd_validate300(args):
         print(f"skipped: the ten ab initio glasses are not in {args.shared} (set ASEML_ZIF_SHARED_DATA)")
         return
     from aseml_zif import load_potential
-    from aseml_zif.analysis.glass import compare_structures, run_frames, run_status
+    from aseml_zif.analysis.glass import compare_structures
     from aseml_zif.errors import ModelError, StructureError, WatchdogError
     from aseml_zif.io import read_structure
     from aseml_zif.md import Stage, run
+    from aseml_zif.md.results import run_frames, run_status
 
     set_threads(args.threads)
     calc = None  # loaded when a run needs it: a rerun of finished runs only reads them
@@ -355,9 +325,10 @@ def cmd_figure(args):
     if not glasses:
         print(f"skipped: the ten ab initio glasses are not in {args.shared} (set ASEML_ZIF_SHARED_DATA)")
         return
-    from aseml_zif.analysis.glass import plot_profiles, run_frames, structure_profiles
+    from aseml_zif.analysis.glass_figure import plot_profiles, structure_profiles
     from aseml_zif.analysis.report import DEFAULT_PAIRS
     from aseml_zif.io import read_structure
+    from aseml_zif.md.results import run_frames
 
     pairs = list(DEFAULT_PAIRS) + [p for p in [("N", "N")] if p not in DEFAULT_PAIRS]
     ref = [structure_profiles([read_structure(p)], pairs) for p in glasses]

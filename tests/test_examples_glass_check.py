@@ -88,7 +88,7 @@ def test_watchdog_stop_read_from_the_snapshot(tmp_path):
     from ase.build import bulk
     from ase.io import write
 
-    from aseml_zif.analysis.glass import run_status
+    from aseml_zif.md.results import run_status
 
     gc = load_script()
     write_fake_run(tmp_path, [0, 100])
@@ -99,6 +99,16 @@ def test_watchdog_stop_read_from_the_snapshot(tmp_path):
     assert status["total_steps"] == 1000 and status["step"] == 100 and not status["finished"]
     assert "0.3 Å" in gc.watchdog_stop("", status)
     assert gc.watchdog_stop("ordinary progress output", {"stopped": "error: model failed"}) is None
+
+
+def test_glass_module_reexports_the_run_readers_and_profiles():
+    """aseml_zif.analysis.glass still gives the names that moved to md.results and glass_figure."""
+    from aseml_zif.analysis import glass, glass_figure
+    from aseml_zif.md import results
+
+    assert (glass.run_status, glass.run_frames) == (results.run_status, results.run_frames)
+    assert glass.structure_profiles is glass_figure.structure_profiles
+    assert glass.plot_profiles is glass_figure.plot_profiles
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +128,7 @@ def meltquench_run(tmp_path_factory):
 
 @needs_demo_model
 def test_meltquench_smoke(meltquench_run):
-    from aseml_zif.analysis.glass import run_status
+    from aseml_zif.md.results import run_status
 
     workdir, first, second = meltquench_run
     speed = json.loads((workdir / "speed.json").read_text())

@@ -1,6 +1,8 @@
-"""Normalise the ``frames`` argument of every analysis: one ``Atoms``, a sequence, or a file."""
+"""Normalise the ``frames`` argument of every analysis (one ``Atoms``, a sequence, or a file) and
+pick evenly spread frames for the costly ones."""
 from pathlib import Path
 
+import numpy as np
 from ase import Atoms
 
 from ..errors import StructureError
@@ -51,3 +53,8 @@ def as_frame_list(frames, stride=1):
         if not isinstance(atoms, Atoms):
             raise StructureError(f"frame {k} is a {type(atoms).__name__}, not an ase.Atoms")
     return frames
+
+
+def _evenly_spaced(n, n_max):
+    """Sorted indices of at most ``n_max`` of ``n`` frames, evenly spread from first to last."""
+    return sorted(set(np.linspace(0, n - 1, min(n, n_max)).round().astype(int).tolist()))

@@ -13,17 +13,23 @@ initio glasses of Gaillac et al. (2020) when
   (R_w over 0.5–20 Å, no larger than theirs; see :func:`xray_agreement`).
 
 :func:`glass_criteria` measures these quantities on a list of frames, :func:`judge` compares
-them with the bars, :func:`run_frames` picks the frames of a run's final stage and
-:func:`run_status` tells whether a run of :func:`aseml_zif.md.run` finished or was stopped.
+them with the bars, :func:`run_criteria` measures them on the final stage of a run folder (kept
+in the folder) and :func:`compare_structures` is the 300 K stability check of the paper's
+Fig. S3. The frames and state of a run are read by :func:`aseml_zif.md.results.run_frames` and
+:func:`aseml_zif.md.results.run_status`, the Figs. 6–8 curves are in
+:mod:`aseml_zif.analysis.glass_figure`; these four are re-exported here.
 """
-import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["BARS", "crystal_rings_per_zn", "run_status", "run_frames", "xray_agreement",
-           "glass_criteria", "judge", "same_rings", "compare_structures", "structure_profiles", "plot_profiles"]
+from ..md.checkpoint import read_json, write_json
+from ..md.results import run_frames, run_status
+from .frames import _evenly_spaced
+from .glass_figure import plot_profiles, structure_profiles  # noqa: F401  (re-exported)
+
+__all__ = ["BARS", "crystal_rings_per_zn", "xray_agreement", "glass_criteria", "judge", "same_rings",
+           "run_criteria", "compare_structures"]
 
 #: Bars of the paper: Zn–N CN, N–Zn–N mean angle (degrees), total pore volume (cm³/kg),
 #: all inclusive ranges; linkers: all intact; rings: not the crystal's.
@@ -50,107 +56,6 @@ def same_rings(a, b, tol=1e-9):
     a = {int(k): float(v) for k, v in a.items() if v}
     b = {int(k): float(v) for k, v in b.items() if v}
     return a.keys() == b.keys() and all(abs(a[k] - b[k]) <= tol for k in a)
-
-
-def _last_thermo_row(path):
-    if not Path(path).is_file():
-        return None
-    with open(path, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    return rows[-1] if rows else None
-
-
-def run_status(workdir):
-    """State of a run folder of :func:`aseml_zif.md.run`.
-
-    Parameters
-    ----------
-    workdir : path-like
-        Folder with ``run.json``, ``thermo.csv`` (and ``watchdog_snapshot.traj`` when stopped).
-
-    Returns
-    -------
-    dict
-        ``step`` (last logged MD step, 0 before the first), ``total_steps`` (of the stages in
-        ``run.json``; None without it), ``finished`` (bool), ``stopped`` (the message stored in
-        the snapshot by the watchdog, ``"watchdog: ..."``, or by a model/structure error,
-        ``"error: ..."``; None when there is no snapshot) and ``last_stage``.
-    """
-    workdir = Path(workdir)
-    row = _last_thermo_row(workdir / "thermo.csv")
-    step = int(float(row["step"])) if row else 0
-    total = None
-    settings_path = workdir / "run.json"
-    if settings_path.is_file():
-        settings = json.loads(settings_path.read_text())
-        dt = float(settings["timestep_fs"])
-        total = sum(max(1, int(round(s["duration_ps"] * 1000.0 / dt))) for s in settings["stages"])
-    stopped = None
-    snapshot = workdir / "watchdog_snapshot.traj"
-    if snapshot.is_file():
-        from ase.io import read
-
-        info = read(snapshot, index=-1).info
-        stopped = next((f"{key}: {info[key]}" for key in ("watchdog", "error") if key in info),
-                       "stopped (snapshot without message)")
-        if int(info.get("step", -1)) < step:  # a snapshot older than the resumed run
-            stopped = None
-    return {"step": step, "total_steps": total, "finished": total is not None and step >= total,
-            "stopped": stopped, "last_stage": row["stage"] if row else None}
-
-
-def run_frames(path, stage="last", stride=1):
-    """Frames to judge: those of one stage of a run folder, or all frames of a structure file.
-
-    Parameters
-    ----------
-    path : path-like
-        A run folder of :func:`aseml_zif.md.run` (its ``trajectory.traj``, or ``final.extxyz``
-        when there is no trajectory), a ``.traj``/extxyz trajectory (all frames) or a structure
-        file that :func:`aseml_zif.io.read_structure` reads (CIF, LAMMPS data).
-    stage : str
-        Stage label whose frames are kept (``"equilibrate"`` for :func:`aseml_zif.md.melt_quench`);
-        ``"last"``: the label of the last saved frame; ``"all"``: every frame.
-    stride : int
-        Keep every ``stride``-th of the selected frames.
-
-    Returns
-    -------
-    frames : list of ase.Atoms
-    source : dict
-        ``file``, ``stage`` and ``steps`` (MD step of each kept frame, when known).
-    """
-    from ase.io import Trajectory, read, ulm
-
-    from ..io import read_structure
-
-    path = Path(path)
-    if path.is_dir():
-        traj = path / "trajectory.traj"
-        if traj.is_file():
-            with ulm.open(str(traj)) as reader:
-                infos = [reader[k].get("info", {}) for k in range(len(reader))]
-            labels = [info.get("stage") for info in infos]
-            wanted = labels[-1] if stage == "last" else stage
-            keep = [k for k, label in enumerate(labels) if stage == "all" or label == wanted]
-            keep = keep[::stride]
-            with Trajectory(str(traj)) as frames:
-                selected = [frames[k] for k in keep]
-            return selected, {"file": str(traj), "stage": wanted,
-                              "steps": [int(infos[k].get("step", -1)) for k in keep]}
-        path = path / "final.extxyz"
-    if path.suffix.lower() in (".traj", ".extxyz", ".xyz"):  # trajectories: every frame
-        frames = read(str(path), index=f"::{stride}")
-        frames = frames if isinstance(frames, list) else [frames]
-        for atoms in frames:
-            atoms.wrap()
-    else:  # CIF, LAMMPS data, ...: one structure
-        frames = [read_structure(path)]
-    return frames, {"file": str(path), "stage": None, "steps": None}
-
-
-def _evenly_spaced(n, n_max):
-    return sorted(set(np.linspace(0, n - 1, min(n, n_max)).round().astype(int).tolist()))
 
 
 def xray_agreement(frames, experiment, r_max=15.0, r_range=(0.5, 20.0)):
@@ -286,6 +191,70 @@ def judge(values, reference_r_w=None):
     return verdict
 
 
+def _run_signature(path):
+    """Size (bytes) and modification time (s) of the output files of run folder ``path``."""
+    files = [p for p in (Path(path) / n for n in ("trajectory.traj", "final.extxyz", "thermo.csv"))
+             if p.is_file()]
+    return {p.name: [p.stat().st_size, p.stat().st_mtime] for p in files}
+
+
+def run_criteria(path, crystal_rings=None, experiment=None, stage="last", stride=1,
+                 max_structure_frames=10, allow_unfinished=False):
+    """:func:`glass_criteria` of the frames of one stage of a run folder, or of a structure file.
+
+    A run folder's result is kept in its ``glass_criteria.json`` (with the settings and the size
+    and modification time of the run's files) and read back while neither has changed.
+
+    Parameters
+    ----------
+    path : path-like
+        A run folder of :func:`aseml_zif.md.run`, or a trajectory or structure file (all its
+        frames are judged; see :func:`aseml_zif.md.results.run_frames`).
+    crystal_rings : dict, optional
+        Rings per Zn of the crystal (default :func:`crystal_rings_per_zn`).
+    experiment : path-like, optional
+        Measured ``.dofr`` file for :func:`xray_agreement`; None skips the X-ray criterion.
+    stage : str
+        Stage of a run folder whose frames are judged (``"last"``: that of the last frame).
+    stride : int
+        Keep every ``stride``-th frame.
+    max_structure_frames : int
+        Frames for rings, pore volume and X-ray (:func:`glass_criteria`).
+    allow_unfinished : bool
+        Judge a run folder whose run has not finished (else it is skipped).
+
+    Returns
+    -------
+    dict
+        ``name`` (folder name or file stem), ``path``; for a run folder ``status``
+        (:func:`aseml_zif.md.results.run_status`); then either ``skipped`` (why an unfinished run
+        was not judged) or ``source`` (:func:`aseml_zif.md.results.run_frames`) and ``values``
+        (:func:`glass_criteria`). Read from the cache, it also holds ``settings`` and
+        ``signature``.
+    """
+    path = Path(path)
+    settings = {"stage": stage, "stride": stride, "max_frames": max_structure_frames,
+                "experiment": str(experiment) if experiment else None}
+    entry = {"name": path.name if path.is_dir() else path.stem, "path": str(path)}
+    if path.is_dir():
+        cache = read_json(path / "glass_criteria.json")
+        if cache and cache.get("settings") == settings and cache.get("signature") == _run_signature(path):
+            return cache
+        status = run_status(path)
+        entry["status"] = status
+        if not status["finished"] and not allow_unfinished:
+            entry["skipped"] = (f"unfinished: step {status['step']} of {status['total_steps']}"
+                                + (f"; {status['stopped'][:150]}" if status["stopped"] else ""))
+            return entry
+    frames, entry["source"] = run_frames(path, stage=stage if path.is_dir() else "all", stride=stride)
+    entry["values"] = glass_criteria(frames, crystal_rings, experiment,
+                                     max_structure_frames=max_structure_frames)
+    if path.is_dir():
+        write_json(path / "glass_criteria.json",
+                   dict(entry, settings=settings, signature=_run_signature(path)))
+    return entry
+
+
 def compare_structures(start, frames, zn_n_cutoff=2.5, max_ring_depth=32):
     """Zn–N coordination and ring statistics of ``start`` and of each of ``frames``.
 
@@ -324,115 +293,3 @@ def compare_structures(start, frames, zn_n_cutoff=2.5, max_ring_depth=32):
     return {"cn_before": cn0, "cn_after": cn1, "rings_before": rings0, "rings_after": rings1,
             "n_frames_compared": len(frames), "cn_changed": any(abs(c - cn0) > 1e-9 for c in cn1),
             "rings_changed": not all(same_rings(r, rings0) for r in rings1)}
-
-
-def structure_profiles(frames, pairs=(("Zn", "N"), ("Zn", "Zn")), temperature=300.0,
-                       zn_n_cutoff=2.5, max_ring_frames=10):
-    """Curves of the paper's Figs. 6–8 for one glass: partial RDFs and PMFs, N–Zn–N angles, rings.
-
-    Parameters
-    ----------
-    frames : ase.Atoms or list of ase.Atoms
-    pairs : sequence of (str, str)
-        Element pairs of the RDFs (0–10 Å, 200 bins).
-    temperature : float
-        Temperature of the potentials of mean force, K.
-    zn_n_cutoff : float
-        Zn–N bond cut-off of the angles and rings, Å.
-    max_ring_frames : int
-        Rings are averaged over at most this many frames, evenly spread.
-
-    Returns
-    -------
-    dict
-        ``r`` (Å), ``g`` and ``pmf`` (kJ/mol, NaN where g = 0; one array per pair), ``theta``
-        (degrees), ``p_theta`` and ``pmf_theta`` (kJ/mol, NaN where unsampled), ``rings``
-        (``{size: rings per Zn}``).
-    """
-    from . import RDF, BondAngles, RingStatistics
-
-    frames = [frames] if not isinstance(frames, (list, tuple)) else list(frames)
-    rdfs = [RDF(pair, r_max=10.0).compute(frames) for pair in pairs]
-    angles = BondAngles("Zn", "N", zn_n_cutoff).compute(frames)
-    heavy = [frames[k] for k in _evenly_spaced(len(frames), max_ring_frames)]
-    rings = RingStatistics(zn_n_cutoff=zn_n_cutoff).compute(heavy, progress=False).counts_per_zn
-
-    def finite(pmf):
-        return np.where(np.isfinite(pmf), pmf, np.nan)
-
-    return {"r": rdfs[0].bin_centers, "g": [r.rdf for r in rdfs],
-            "pmf": [finite(r.pmf(temperature)) for r in rdfs], "theta": angles.bin_centers,
-            "p_theta": angles.distribution, "pmf_theta": finite(angles.pmf(temperature)),
-            "rings": rings}
-
-
-def plot_profiles(reference, runs, pairs):
-    """The paper's Figs. 6–8 in one figure: reference glasses (mean ± sd) against runs.
-
-    Rows: partial g(r), their PMFs (kJ/mol), then the N–Zn–N angle distribution, its PMF and
-    the ring-size histogram (rings per Zn); one column per pair.
-
-    Parameters
-    ----------
-    reference : list of dict
-        :func:`structure_profiles` of each reference glass (drawn as mean ± standard deviation).
-    runs : list of (str, dict)
-        Label and :func:`structure_profiles` of each structure to compare (one line each).
-    pairs : sequence of (str, str)
-        The pairs the profiles were computed for (the figure has at least three columns).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-    """
-    import warnings
-
-    from matplotlib.figure import Figure
-
-    ref = reference
-    ncols = max(3, len(pairs))
-    fig = Figure(figsize=(4.2 * ncols, 10))
-    axes = fig.subplots(3, ncols, squeeze=False)
-
-    def band(ax, x, curves, label):
-        curves = np.asarray(curves, dtype=float)
-        with warnings.catch_warnings():  # columns where no glass has a finite PMF
-            warnings.simplefilter("ignore", RuntimeWarning)
-            mean, sd = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
-        ax.plot(x, mean, "k-", lw=1, label=label)
-        ax.fill_between(x, mean - sd, mean + sd, color="0.6", alpha=0.5, lw=0)
-
-    label = f"ab initio glasses (mean ± sd, n={len(ref)})"
-    for col, pair in enumerate(pairs):
-        for row, key, ylabel in ((0, "g", "g(r)"), (1, "pmf", "PMF (kJ/mol)")):
-            ax = axes[row, col]
-            band(ax, ref[0]["r"], [c[key][col] for c in ref], label)
-            for k, (name, c) in enumerate(runs):
-                ax.plot(c["r"], c[key][col], f"C{k}-", lw=1, label=name)
-            ax.set(xlabel="r (Å)", ylabel=f"{'–'.join(pair)} {ylabel}")
-        axes[1, col].set_ylim(-1, 25)
-    ax_p, ax_f, ax_r = axes[2, 0], axes[2, 1], axes[2, -1]
-    band(ax_p, ref[0]["theta"], [c["p_theta"] for c in ref], label)
-    band(ax_f, ref[0]["theta"], [c["pmf_theta"] for c in ref], label)
-    for k, (name, c) in enumerate(runs):
-        ax_p.plot(c["theta"], c["p_theta"], f"C{k}-", lw=1, label=name)
-        ax_f.plot(c["theta"], c["pmf_theta"], f"C{k}-", lw=1, label=name)
-    ax_p.set(xlim=(60, 160), xlabel="N–Zn–N angle (°)", ylabel="distribution")
-    ax_f.set(xlim=(60, 160), ylim=(-1, 25), xlabel="N–Zn–N angle (°)", ylabel="PMF (kJ/mol)")
-    sizes = sorted({int(s) for c in ref + [c for _, c in runs] for s in c["rings"]})
-    counts = np.array([[c["rings"].get(s, 0.0) for s in sizes] for c in ref])
-    width = 0.8 / (1 + len(runs))
-    ax_r.bar(np.arange(len(sizes)), counts.mean(axis=0), width, yerr=counts.std(axis=0),
-             color="0.6", label="ab initio glasses")
-    for k, (name, c) in enumerate(runs):
-        ax_r.bar(np.arange(len(sizes)) + (k + 1) * width, [c["rings"].get(s, 0.0) for s in sizes],
-                 width, color=f"C{k}", label=name)
-    ax_r.set(xticks=np.arange(len(sizes)), xticklabels=sizes, xlabel="ring size (Zn + Im nodes)",
-             ylabel="rings per Zn")
-    for ax in axes.flat:
-        if ax.has_data():
-            ax.legend(fontsize="x-small")
-        else:
-            ax.set_axis_off()
-    fig.tight_layout()
-    return fig

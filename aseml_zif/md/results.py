@@ -1,5 +1,6 @@
 """Reading a run folder of :func:`aseml_zif.md.run` back: the thermodynamics log, the cells of the
-saved frames, and the drift of the conserved quantity per constant-temperature segment.
+saved frames, the drift of the conserved quantity per constant-temperature segment, how far the
+run got (:func:`run_status`) and the frames of one of its stages (:func:`run_frames`).
 
 The conserved quantity of a Nosé–Hoover chain (or MTK) run is constant only while the target
 temperature is: a ramp changes the thermostat's ``kT`` and masses at every step, and a new
@@ -8,14 +9,18 @@ therefore reported per *segment*: consecutive constant-temperature stages at one
 share one integrator (:attr:`aseml_zif.md.schedule.Schedule.groups`).
 """
 import csv
+import json
+from pathlib import Path
 
 import numpy as np
-from ase.io import ulm
+from ase.io import Trajectory, read, ulm
 
+from ..io import read_structure
 from .checkpoint import CheckpointError
 from .schedule import Schedule
 
-__all__ = ["read_thermo", "read_cells", "thermo_cells", "constant_temperature_segments", "conserved_energy_drifts"]
+__all__ = ["read_thermo", "read_cells", "thermo_cells", "constant_temperature_segments", "conserved_energy_drifts",
+           "run_status", "run_frames"]
 
 
 def read_thermo(path):
@@ -174,3 +179,95 @@ def conserved_energy_drifts(thermo, stages, timestep_fs):
             duration = float((steps[rows[-1]] - steps[rows[0]]) * timestep_fs / 1000.0)
         drifts.append({**segment, "duration_ps": duration, "conserved_energy_drift_eV": drift})
     return drifts
+
+
+def _last_thermo_row(path):
+    """Last row of a ``thermo.csv`` (column name -> str); None without the file or rows."""
+    if not Path(path).is_file():
+        return None
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return rows[-1] if rows else None
+
+
+def run_status(workdir):
+    """State of a run folder of :func:`aseml_zif.md.run`.
+
+    Parameters
+    ----------
+    workdir : path-like
+        Folder with ``run.json``, ``thermo.csv`` (and ``watchdog_snapshot.traj`` when stopped).
+
+    Returns
+    -------
+    dict
+        ``step`` (last logged MD step, 0 before the first), ``total_steps`` (of the stages in
+        ``run.json``; None without it), ``finished`` (bool), ``stopped`` (the message stored in
+        the snapshot by the watchdog, ``"watchdog: ..."``, or by a model/structure error,
+        ``"error: ..."``; None when there is no snapshot) and ``last_stage``.
+    """
+    workdir = Path(workdir)
+    row = _last_thermo_row(workdir / "thermo.csv")
+    step = int(float(row["step"])) if row else 0
+    total = None
+    settings_path = workdir / "run.json"
+    if settings_path.is_file():
+        settings = json.loads(settings_path.read_text())
+        dt = float(settings["timestep_fs"])
+        total = sum(max(1, int(round(s["duration_ps"] * 1000.0 / dt))) for s in settings["stages"])
+    stopped = None
+    snapshot = workdir / "watchdog_snapshot.traj"
+    if snapshot.is_file():
+        info = read(snapshot, index=-1).info
+        stopped = next((f"{key}: {info[key]}" for key in ("watchdog", "error") if key in info),
+                       "stopped (snapshot without message)")
+        if int(info.get("step", -1)) < step:  # a snapshot older than the resumed run
+            stopped = None
+    return {"step": step, "total_steps": total, "finished": total is not None and step >= total,
+            "stopped": stopped, "last_stage": row["stage"] if row else None}
+
+
+def run_frames(path, stage="last", stride=1):
+    """Frames to judge: those of one stage of a run folder, or all frames of a structure file.
+
+    Parameters
+    ----------
+    path : path-like
+        A run folder of :func:`aseml_zif.md.run` (its ``trajectory.traj``, or ``final.extxyz``
+        when there is no trajectory), a ``.traj``/extxyz trajectory (all frames) or a structure
+        file that :func:`aseml_zif.io.read_structure` reads (CIF, LAMMPS data).
+    stage : str
+        Stage label whose frames are kept (``"equilibrate"`` for :func:`aseml_zif.md.melt_quench`);
+        ``"last"``: the label of the last saved frame; ``"all"``: every frame.
+    stride : int
+        Keep every ``stride``-th of the selected frames.
+
+    Returns
+    -------
+    frames : list of ase.Atoms
+    source : dict
+        ``file``, ``stage`` and ``steps`` (MD step of each kept frame, when known).
+    """
+    path = Path(path)
+    if path.is_dir():
+        traj = path / "trajectory.traj"
+        if traj.is_file():
+            with ulm.open(str(traj)) as reader:
+                infos = [reader[k].get("info", {}) for k in range(len(reader))]
+            labels = [info.get("stage") for info in infos]
+            wanted = labels[-1] if stage == "last" else stage
+            keep = [k for k, label in enumerate(labels) if stage == "all" or label == wanted]
+            keep = keep[::stride]
+            with Trajectory(str(traj)) as frames:
+                selected = [frames[k] for k in keep]
+            return selected, {"file": str(traj), "stage": wanted,
+                              "steps": [int(infos[k].get("step", -1)) for k in keep]}
+        path = path / "final.extxyz"
+    if path.suffix.lower() in (".traj", ".extxyz", ".xyz"):  # trajectories: every frame
+        frames = read(str(path), index=f"::{stride}")
+        frames = frames if isinstance(frames, list) else [frames]
+        for atoms in frames:
+            atoms.wrap()
+    else:  # CIF, LAMMPS data, ...: one structure
+        frames = [read_structure(path)]
+    return frames, {"file": str(path), "stage": None, "steps": None}

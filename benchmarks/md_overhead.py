@@ -3,7 +3,7 @@
 Goal (issue 13): the MD loop adds ≤ 3 % to the model's time per step with the fast demo model
 on the 272-atom ZIF-4 crystal (issue 3: the same with the paper's NequIP model). Usage::
 
-    OMP_NUM_THREADS=1 python benchmarks/md_overhead.py --model demo --steps 300 [--dense]
+    OMP_NUM_THREADS=1 python benchmarks/md_overhead.py --model demo --steps 300 [--dense] [--stub]
 
 Inside one NVT run, every model evaluation (``evaluate``: forward pass and forces) and every
 calculator call (``calculate``: neighbour list, tensors, checks, model) are timed in place. A
@@ -15,6 +15,11 @@ checkpoint every 1000, watchdog every 10 with the linker check); ``--dense`` sav
 checks every 5 steps and writes a checkpoint (with fsync) every 10, a pessimistic estimate.
 The first steps (torch warm-up) are left out. With one torch thread, the CPU time of the
 process is not inflated by waiting for a core on a loaded machine (its wall time is).
+
+``--stub`` replaces the model by harmonic springs to the starting positions (~0.05 ms per call,
+outputs shaped as a model's): the non-model time with warm caches, what the code itself costs.
+After a real model call the caches are cold and the same work takes 2–3x longer (on the loaded
+2-core development machine the first NumPy call after a model call took 50–100 µs).
 """
 import argparse
 import tempfile
@@ -86,6 +91,26 @@ def timed(calc):
     return times
 
 
+class HarmonicStub:
+    """Stand-in for a model: springs of ``k`` eV/Å² to ``positions``, the outputs of a model."""
+
+    def __init__(self, positions, k=10.0):
+        import torch
+
+        self.positions = torch.as_tensor(positions, dtype=torch.float64)
+        self.k = k
+
+    def eval(self):
+        return self
+
+    def __call__(self, inputs):
+        import torch
+
+        moved = inputs["pos"] - self.positions
+        return {"atomic_energy": 0.5 * self.k * (moved * moved).sum(1, keepdim=True),
+                "forces": -self.k * moved, "stress": torch.zeros((1, 3, 3), dtype=torch.float64)}
+
+
 def report(times, n_steps):
     """Print model, calculator and step times (ms) and the overhead ratios of the steps."""
     starts, calls, model = (np.array(times[key]) for key in ("starts", "calls", "model"))
@@ -126,12 +151,16 @@ def main():
                         help="structure file (default: the embedded 272-atom ZIF-4 crystal)")
     parser.add_argument("--dense", action="store_true",
                         help="frames and watchdog every 5 steps, checkpoint every 10")
+    parser.add_argument("--stub", action="store_true",
+                        help="replace the model by harmonic springs: the non-model time alone")
     args = parser.parse_args()
     if args.steps <= WARMUP_STEPS:
         raise SystemExit(f"--steps must be larger than {WARMUP_STEPS} (warm-up steps left out)")
 
     atoms = zif4_crystal() if args.structure is None else read_structure(args.structure)
     calc = load_potential(args.model, device="cpu")
+    if args.stub:
+        calc.model = HarmonicStub(atoms.positions)
     every = (dict(save_every=5, checkpoint_every=10, watchdog=Watchdog(every=5)) if args.dense
              else dict(save_every=100, checkpoint_every=1000, watchdog=Watchdog(every=10)))
     times = timed(calc)

@@ -75,3 +75,33 @@ def test_state_check_answers_as_ases(toy_path):
     assert not np.array_equal(variants["sub-tolerance move"].positions, atoms.positions)
     assert calc.check_state(variants["sub-tolerance move"]) == []
     assert calc.check_state(variants["tiny move"]) == ["positions"]
+
+
+def test_per_edge_type_cut_offs_prune_the_graph_as_a_fresh_list_does():
+    """Asymmetric per-edge-type cut-offs (centre type, neighbour type), over MD-like moves."""
+    import torch
+
+    from aseml_zif.calculator.formats import ModelMetadata
+    from aseml_zif.calculator.inputs import ModelInputs
+    from aseml_zif.neighbors import VerletList
+    from aseml_zif.structures import zif4_crystal
+
+    names = ("H", "C", "N", "Zn")
+    cutoffs = np.array([[2.5, 3.0, 3.2, 3.5], [3.1, 4.0, 3.6, 3.9],
+                        [3.3, 3.7, 3.8, 4.0], [3.4, 3.8, 2.9, 4.0]])
+    metadata = ModelMetadata(path=None, format="nequip-package", architecture="nequip",
+                             nequip_version="0.7", r_max=4.0, type_names=names, dtype="float64",
+                             per_edge_type_cutoff=tuple(map(tuple, cutoffs)), outputs=("forces",),
+                             converted_from=None)
+    inputs = ModelInputs(metadata, torch.device("cpu"), torch.float64)
+    atoms = zif4_crystal()
+    types = np.array([names.index(s) for s in atoms.get_chemical_symbols()])
+    velocities = np.random.default_rng(4).normal(scale=0.003, size=atoms.positions.shape)
+    for _ in range(8):
+        atoms.positions += velocities
+        i, j, shifts, d = VerletList(4.0).compute(atoms, "ijSd")
+        kept = d < cutoffs[types[i], types[j]]
+        assert not np.array_equal(kept, d < cutoffs[types[j], types[i]])  # asymmetric indeed
+        got = inputs(atoms)
+        np.testing.assert_array_equal(got["edge_index"].numpy(), np.stack((i[kept], j[kept])))
+        np.testing.assert_array_equal(got["edge_cell_shift"].numpy(), shifts[kept])

@@ -101,3 +101,23 @@ def test_verlet_list_refuses_a_nan_position_after_a_reuse():
     atoms.positions[5, 0] = np.nan
     with pytest.raises(StructureError, match=r"non-finite position of 1 atom\(s\) \(of 32\): Cu5$"):
         verlet.compute(atoms)
+
+
+def test_verlet_list_between_full_evaluations_gives_a_fresh_lists_pairs_bit_for_bit():
+    """MD-like moves: only the candidates near the cut-off are evaluated again, same answer."""
+    atoms = zif4_crystal()
+    verlet = VerletList(4.0)
+    full_evaluations = []
+    evaluate_all = verlet._full_test
+    verlet._full_test = lambda *args: full_evaluations.append(1) or evaluate_all(*args)
+    velocities = np.random.default_rng(2).normal(scale=0.003, size=atoms.positions.shape)
+    changes, last = 0, None
+    for _ in range(30):
+        atoms.positions += velocities  # Å per step
+        found = verlet.compute(atoms, "ijSdD")
+        for reused, fresh in zip(found, VerletList(4.0).compute(atoms, "ijSdD")):
+            np.testing.assert_array_equal(reused, fresh)
+        changes += last is not None and not np.array_equal(found[0], last)
+        last = found[0]
+    assert changes >= 10  # pairs crossed the cut-off between calls
+    assert verlet.generation == 1 and len(full_evaluations) <= 3

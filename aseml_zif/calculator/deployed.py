@@ -1,10 +1,15 @@
 """The ASE calculator every supported model format runs in."""
+import math
+
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from ..errors import ModelError, StructureError, UnknownSpeciesError
-from ..neighbors import VerletList
+from ..errors import ModelError
 from .formats import LEGACY_FORMAT
+from .inputs import ModelInputs
+
+#: flat indices of the Voigt components xx, yy, zz, yz, xz, xy in a 3 x 3 tensor
+_VOIGT = np.array([0, 4, 8, 5, 2, 1])
 
 
 def torch_dtype(dtype):
@@ -30,6 +35,12 @@ class DeployedModelCalculator(Calculator):
     ``metadata.outputs``). Non-finite outputs raise :class:`ModelError` naming the atoms.
     The total energy is the float64 sum of the per-atom energies (a float32
     ``total_energy`` of ~ −6·10⁴ eV is only good to a few meV).
+
+    Between MD steps the neighbour list and the input tensors are updated rather than built
+    anew (:class:`~aseml_zif.calculator.inputs.ModelInputs`), with the same results. As with
+    any ASE calculator, :attr:`atoms` is a copy of the structure of the last calculation; the
+    next calculation refills that copy in place when it can (take ``calc.atoms.copy()`` to keep
+    one).
 
     Parameters
     ----------
@@ -66,13 +77,8 @@ class DeployedModelCalculator(Calculator):
             self.model = module
             self.input_dtype = torch.float64  # nequip ≥ 0.7 takes float64 positions and cell
         self.model.eval()
-        self._type_of = {symbol: k for k, symbol in enumerate(metadata.type_names)}
-        self._pair_cutoff = (
-            None if metadata.per_edge_type_cutoff is None
-            else np.asarray(metadata.per_edge_type_cutoff, dtype=np.float64)
-        )
-        self._neighbors = VerletList(metadata.r_max)  # reused between MD steps
-        self._types = None  # (atomic numbers, model types) of the last structure
+        self.inputs = ModelInputs(metadata, self.device, self.input_dtype)
+        self._spare = None  # the Atoms copy of the last calculation, refilled by the next one
 
     @property
     def r_max(self):
@@ -80,73 +86,13 @@ class DeployedModelCalculator(Calculator):
         return self.metadata.r_max
 
     def atom_types(self, atoms):
-        """Model type index of every atom; raise if an element is unknown to the model.
-
-        Kept for the next call while ``atoms.numbers`` stay the same.
-        """
-        if self._types is None or not np.array_equal(self._types[0], atoms.numbers):
-            self._types = (atoms.numbers.copy(), self._lookup_types(atoms))
-        return self._types[1].copy()
-
-    def _lookup_types(self, atoms):
-        symbols = atoms.get_chemical_symbols()
-        try:
-            return np.fromiter((self._type_of[s] for s in symbols), dtype=np.int64, count=len(symbols))
-        except KeyError:
-            unknown = sorted(set(symbols) - set(self._type_of))
-            raise UnknownSpeciesError(
-                f"element(s) {', '.join(unknown)} not known to the model {self.metadata.path.name} "
-                f"(type_names: {' '.join(self.metadata.type_names)})"
-            ) from None
-
-    def graph(self, atoms):
-        """Model type of every atom and the periodic graph of ``atoms``.
-
-        Returns
-        -------
-        types : numpy.ndarray of int64, shape (N,)
-        edge_index : numpy.ndarray of int64, shape (2, E)
-            Centre ``i`` and neighbour ``j`` of every directed edge.
-        shifts : numpy.ndarray, shape (E, 3)
-            Integer image shifts ``S`` (edge vector ``pos[j] − pos[i] + S @ cell``).
-
-        Raises
-        ------
-        StructureError
-            Not periodic in all three directions, or zero-volume cell.
-        UnknownSpeciesError
-            An element the model does not know.
-        """
-        if not np.all(atoms.pbc):
-            raise StructureError(
-                "the deployed model needs a structure periodic in all three directions "
-                f"(pbc={atoms.pbc.tolist()})"
-            )
-        if abs(atoms.cell.volume) < 1e-6:
-            raise StructureError("the structure's cell has zero volume")
-        types = self.atom_types(atoms)
-        if self._pair_cutoff is None:
-            i, j, shifts = self._neighbors.compute(atoms, "ijS")
-        else:
-            i, j, shifts, d = self._neighbors.compute(atoms, "ijSd")
-            keep = d < self._pair_cutoff[types[i], types[j]]
-            i, j, shifts = i[keep], j[keep], shifts[keep]
-        return types, np.stack((i, j)).astype(np.int64, copy=False), shifts
+        """Model type index of every atom; raise if an element is unknown to the model."""
+        return self.inputs.atom_types(atoms)
 
     def build_inputs(self, atoms):
-        """Model input dictionary (tensors on the model's device and input dtype) for ``atoms``."""
-        import torch
-
-        types, edge_index, shifts = self.graph(atoms)
-        as_float = dict(dtype=self.input_dtype, device=self.device)
-        as_int = dict(dtype=torch.long, device=self.device)
-        return {
-            "pos": torch.as_tensor(atoms.positions, **as_float),
-            "cell": torch.as_tensor(atoms.cell[:], **as_float),
-            "atom_types": torch.as_tensor(types, **as_int),
-            "edge_index": torch.as_tensor(edge_index, **as_int),
-            "edge_cell_shift": torch.as_tensor(shifts, **as_float),
-        }
+        """Model input dictionary (tensors on the model's device and input dtype) for ``atoms``
+        (see :class:`~aseml_zif.calculator.inputs.ModelInputs`)."""
+        return self.inputs(atoms)
 
     def evaluate(self, inputs):
         """Run the model on an input dictionary; wrap failures in :class:`ModelError`."""
@@ -163,16 +109,19 @@ class DeployedModelCalculator(Calculator):
         """What changed in ``atoms`` since the last calculation: the answer of ASE's
         ``check_state`` (positions and cell equal within ``tol`` Å), at a fraction of its cost
         (an MD step asks several times)."""
-        if self.atoms is None:
+        last = self.atoms
+        if last is None:
             return super().check_state(atoms, tol)
         changes = []
         for name in all_changes:
             if name in self.ignored_changes:
                 continue
-            if name in ("cell", "pbc"):
-                old, new = np.asarray(getattr(self.atoms, name)), np.asarray(getattr(atoms, name))
+            if name == "cell":
+                old, new = last.cell.array, atoms.cell.array
+            elif name == "pbc":
+                old, new = last.pbc, atoms.pbc
             else:
-                old, new = self.atoms.arrays.get(name), atoms.arrays.get(name)
+                old, new = last.arrays.get(name), atoms.arrays.get(name)
                 if old is None and new is None:
                     continue
             if old is None or new is None or _differs(old, new, tol):
@@ -180,13 +129,24 @@ class DeployedModelCalculator(Calculator):
         return changes
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
+        """Run the model on ``atoms`` (default: the atoms of the last calculation).
+
+        As ASE's ``Calculator.calculate``, it keeps a copy of ``atoms`` as :attr:`atoms`
+        (the copy of the previous calculation is refilled when it has the same arrays) but
+        creates no directory: this calculator writes no files.
+        """
+        if atoms is not None:
+            self._remember(atoms)
         out = self.evaluate(self.build_inputs(self.atoms))
-        energies = out["atomic_energy"].detach().reshape(-1).cpu().numpy().astype(np.float64)
-        forces = out["forces"].detach().cpu().numpy().astype(np.float64)
-        self._check_finite("per-atom energy", energies)
-        self._check_finite("force", forces)
+        # numpy(force=True): detached and on the CPU; astype copies
+        energies = out["atomic_energy"].numpy(force=True).reshape(-1).astype(np.float64)
+        forces = out["forces"].numpy(force=True).astype(np.float64)
         energy = float(energies.sum())
+        # a sum is not finite when a value is NaN or infinite (or the sum overflows)
+        if not math.isfinite(energy):
+            self._check_finite("per-atom energy", energies)
+        if not math.isfinite(forces.sum()):
+            self._check_finite("force", forces)
         self.results = {
             "energy": energy,
             "free_energy": energy,
@@ -194,12 +154,31 @@ class DeployedModelCalculator(Calculator):
             "forces": forces,
         }
         if "stress" in self.implemented_properties and "stress" in out:
-            s = out["stress"].detach().reshape(3, 3).cpu().numpy().astype(np.float64)
-            if not np.all(np.isfinite(s)):
+            s = out["stress"].numpy(force=True).reshape(9).astype(np.float64)
+            if not math.isfinite(s.sum()) and not np.isfinite(s).all():
                 raise ModelError(f"model {self.metadata.path.name} returned a non-finite stress")
-            self.results["stress"] = np.array(
-                [s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]]
-            )
+            self.results["stress"] = s.take(_VOIGT)
+
+    def _remember(self, atoms):
+        """Make :attr:`atoms` a copy of ``atoms``, as ``atoms.copy()`` makes it.
+
+        The copy of the previous calculation is refilled instead when both have the same arrays
+        (names, shapes and dtypes) and no constraints, as between MD steps (~3x faster).
+        """
+        spare = self._spare
+        if (spare is None or type(spare) is not type(atoms) or spare.constraints
+                or atoms.constraints or spare.arrays.keys() != atoms.arrays.keys()
+                or any(new.shape != spare.arrays[name].shape or new.dtype != spare.arrays[name].dtype
+                       for name, new in atoms.arrays.items())):
+            spare = atoms.copy()
+        else:
+            for name, new in atoms.arrays.items():
+                np.copyto(spare.arrays[name], new)
+            np.copyto(spare.cell.array, atoms.cell.array)
+            np.copyto(spare.pbc, atoms.pbc)
+            spare.info = dict(atoms.info)
+            spare.set_celldisp(atoms.get_celldisp())
+        self.atoms = self._spare = spare
 
     def _check_finite(self, what, values):
         """Raise ModelError naming the atoms whose ``values`` are NaN or infinite."""
@@ -220,6 +199,6 @@ def _differs(old, new, tol):
     ``atol=tol``, ``rtol=0``; arrays of other shapes differ)."""
     if old.shape != new.shape:
         return True
-    if np.array_equal(old, new):
+    if (old == new).all():
         return False
     return not (old.dtype.kind == "f" and np.all(np.abs(old - new) <= tol))

@@ -10,7 +10,8 @@ package that touches their private fields, to
 * save and restore the complete integrator state for bitwise-exact restarts.
 
 The masses for a new temperature are taken from freshly built ASE thermostat/barostat objects,
-so ASE's own formulas are used, not copies of them.
+so ASE's own formulas are used, not copies of them. The Nosé–Hoover/MTK integrators are built
+with the faster particle thermostat of :mod:`.thermostat` (the same numbers, bit for bit).
 """
 import numpy as np
 from ase import units
@@ -25,6 +26,7 @@ from ase.md.nose_hoover_chain import (
 )
 
 from .stages import StageError
+from .thermostat import FastIsotropicMTKNPT, FastMTKNPT, FastNoseHooverChainNVT
 
 __all__ = [
     "make_integrator",
@@ -71,7 +73,7 @@ def make_integrator(atoms, stage, timestep_fs, temperature_K, rng):
     tdamp = stage.tdamp_fs * units.fs
     pdamp = stage.pdamp_fs * units.fs
     if stage.ensemble == "nvt":
-        return NoseHooverChainNVT(atoms, dt, temperature_K=temperature_K, tdamp=tdamp)
+        return FastNoseHooverChainNVT(atoms, dt, temperature_K=temperature_K, tdamp=tdamp)
     pressure_au = stage.pressure_GPa * units.GPa
     if stage.ensemble == "npt_langevin":
         return LangevinBAOAB(
@@ -89,7 +91,7 @@ def make_integrator(atoms, stage, timestep_fs, temperature_K, rng):
             f"stage {stage.label!r}: ASE's MTK barostats refuse constraints; remove them "
             "or use ensemble 'npt_langevin'"
         )
-    cls = IsotropicMTKNPT if stage.ensemble == "npt" else MTKNPT
+    cls = FastIsotropicMTKNPT if stage.ensemble == "npt" else FastMTKNPT
     return cls(
         atoms,
         dt,
@@ -102,7 +104,7 @@ def make_integrator(atoms, stage, timestep_fs, temperature_K, rng):
 
 def _fields(dyn):
     for cls, names in _STATE_FIELDS.items():
-        if type(dyn) is cls:
+        if isinstance(dyn, cls):
             return names
     raise StageError(f"no state adapter for integrator {type(dyn).__name__}")
 

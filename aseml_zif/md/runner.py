@@ -16,7 +16,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from .._progress import progress_bar
 from ..errors import ModelError, StructureError
-from ..neighbors import atom_labels, check_finite
+from ..neighbors import all_finite, atom_labels, check_finite
 from . import integrators
 from .checkpoint import CheckpointError, read_checkpoint, read_json, write_checkpoint, write_json
 from .output import THERMO_COLUMNS, FrameWriter, ThermoLog, snapshot
@@ -262,12 +262,12 @@ class _Runner:
         """Raise on non-finite positions or cell (StructureError) or model outputs (ModelError)."""
         check_finite(self.atoms)
         results = getattr(self.atoms.calc, "results", {})
-        if "forces" in results and not np.isfinite(results["forces"]).all():
+        if "forces" in results and not all_finite(results["forces"]):
             bad = np.flatnonzero(~np.isfinite(results["forces"]).all(axis=1))
             raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "
                              f"{atom_labels(self.atoms, bad)}")
         for name in ("energy", "stress"):
-            if name in results and not np.isfinite(results[name]).all():
+            if name in results and not all_finite(results[name]):
                 raise ModelError(f"the potential returned a non-finite {name}: {results[name]}")
 
     def _due(self, every):

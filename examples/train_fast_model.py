@@ -46,13 +46,18 @@ def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3):
     return train_file, val_file
 
 
-def train(workdir, frames_file, epochs, seed=7, **overrides):
-    """Train (or continue training) the student in ``workdir/run``."""
+def train(workdir, frames_file, epochs, seed=7, init=None, **overrides):
+    """Train (or continue training) the student in ``workdir/run``.
+
+    ``init``: start from the weights of this checkpoint (e.g. a lower learning rate after a
+    first run, or the next active-learning round) instead of a new model.
+    """
     from aseml_zif.training import train as nequip_train, training_config
 
     train_file, val_file = split_validation(frames_file, workdir)
-    hyper = {**FAST_STUDENT, **overrides}
-    config = training_config(train_file, val_file, seed=seed, max_epochs=epochs, **hyper)
+    hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
+    config = training_config(train_file, val_file, seed=seed, max_epochs=epochs,
+                             initial_checkpoint=init, **hyper)
     run = nequip_train(config, Path(workdir) / "run", hyperparameters=hyper, resume=True)
     print(run, flush=True)
     return run
@@ -89,6 +94,9 @@ def main(argv=None):
     p.add_argument("workdir")
     p.add_argument("frames", help="labelled training pool (extxyz)")
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--init", help="start from this checkpoint's weights")
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--lr-patience", type=int, help="epochs without improvement before halving")
     p = sub.add_parser("package", help="best checkpoint -> .nequip.zip")
     p.add_argument("workdir")
     p.add_argument("output")
@@ -99,7 +107,8 @@ def main(argv=None):
     p.add_argument("--timing-calls", type=int, default=0)
     args = parser.parse_args(argv)
     if args.stage == "train":
-        train(args.workdir, args.frames, args.epochs)
+        train(args.workdir, args.frames, args.epochs, init=args.init,
+              learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience)
     elif args.stage == "package":
         print(package(args.workdir, args.output))
     else:

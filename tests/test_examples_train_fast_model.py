@@ -9,12 +9,10 @@ import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-import aseml_zif
-from aseml_zif.data import label, read_frames, write_frames
-from aseml_zif.structures import zif4_crystal
+from aseml_zif.data import read_frames, write_frames
+from demo_frames import demo_labelled_crystals
 
 SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "train_fast_model.py"
 
@@ -29,14 +27,8 @@ def script():
 @pytest.fixture(scope="module")
 def labelled(tmp_path_factory):
     folder = tmp_path_factory.mktemp("fast_train")
-    rng = np.random.default_rng(4)
-    frames = []
-    for k in range(12):
-        atoms = zif4_crystal()
-        atoms.positions += rng.normal(0.0, 0.01 + 0.01 * k, atoms.positions.shape)
-        frames.append(atoms)
-    return label(frames, aseml_zif.load_potential("demo", device="cpu"), folder / "pool.xyz",
-                 progress=False), folder
+    sigmas = [0.01 + 0.01 * k for k in range(12)]
+    return demo_labelled_crystals(sigmas, folder / "pool.xyz", seed=4), folder
 
 
 def test_validation_split_is_disjoint_complete_and_kept(labelled, tmp_path):

@@ -6,14 +6,12 @@ run must continue from the first run's last epoch and weights, not start from sc
 """
 import csv
 
-import numpy as np
 import pytest
 import torch
 
-import aseml_zif
-from aseml_zif.data import label, write_frames
-from aseml_zif.structures import zif4_crystal
+from aseml_zif.data import write_frames
 from aseml_zif.training import train, training_config
+from demo_frames import demo_labelled_crystals
 
 TINY = dict(r_max=3.5, l_max=1, parity=True, num_layers=2, num_features=4, radial_mlp_depth=1,
             radial_mlp_width=8, learning_rate=0.01, patience=50)
@@ -22,14 +20,7 @@ TINY = dict(r_max=3.5, l_max=1, parity=True, num_layers=2, num_features=4, radia
 @pytest.fixture(scope="module")
 def frame_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("resume_frames")
-    rng = np.random.default_rng(1)
-    frames = []
-    for _ in range(4):
-        atoms = zif4_crystal()
-        atoms.positions += rng.normal(0.0, 0.05, atoms.positions.shape)
-        frames.append(atoms)
-    labelled = label(frames, aseml_zif.load_potential("demo", device="cpu"), folder / "all.xyz",
-                     progress=False)
+    labelled = demo_labelled_crystals([0.05] * 4, folder / "all.xyz", seed=1)
     write_frames(labelled[:3], folder / "train.xyz")
     write_frames(labelled[3:], folder / "val.xyz")
     return folder / "train.xyz", folder / "val.xyz"

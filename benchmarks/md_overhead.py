@@ -156,6 +156,8 @@ def main():
                         help="structure file (default: the embedded 272-atom ZIF-4 crystal)")
     parser.add_argument("--dense", action="store_true",
                         help="frames and watchdog every 5 steps, checkpoint every 10")
+    parser.add_argument("--compile", action="store_true",
+                        help="the model's AOTInductor build (load_potential(..., compile=True))")
     parser.add_argument("--stub", action="store_true",
                         help="replace the model by harmonic springs: the non-model time alone")
     args = parser.parse_args()
@@ -163,7 +165,7 @@ def main():
         raise SystemExit(f"--steps must be larger than {WARMUP_STEPS} (warm-up steps left out)")
 
     atoms = zif4_crystal() if args.structure is None else read_structure(args.structure)
-    calc = load_potential(args.model, device="cpu")
+    calc = load_potential(args.model, device="cpu", compile=args.compile)
     if args.stub:
         calc.model = HarmonicStub(atoms.positions)
     every = (dict(save_every=5, checkpoint_every=10, watchdog=Watchdog(every=5)) if args.dense

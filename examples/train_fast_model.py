@@ -69,19 +69,34 @@ def package(workdir, output):
     return nequip_package(Path(workdir) / "run" / "best.ckpt", output)
 
 
-def evaluate(model, sets, output=None, timing_calls=0):
-    """Force, energy and stress errors of ``model`` against the labels of each extxyz set."""
+def evaluate(model, sets, output=None, timing_calls=0, by="origin"):
+    """Force, energy and stress errors of ``model`` against the labels of each extxyz set.
+
+    Each set is also broken down by the frames' ``atoms.info[by]`` tag (``origin``: ``md`` is
+    the 300 K and 1500 K MD frames, ``static``, ``rattle<σ>``, ``strain``, ``watchdog``...), so
+    that, e.g., the 300 K frames of ``test_cold`` can be told from its σ = 0.1 Å copies.
+    """
     import aseml_zif
     from aseml_zif.data import read_frames
     from aseml_zif.training import evaluate as evaluate_model
 
+    def scalars(result):
+        return {k: float(v) for k, v in result.items() if np.isscalar(v)}
+
     calculator = aseml_zif.load_potential(model, device="cpu")
     report = {}
     for path in sets:
-        result = evaluate_model(calculator, read_frames(path), timing_calls=timing_calls)
-        report[Path(path).stem] = {k: (float(v) if np.isscalar(v) else v) for k, v in result.items()
-                                   if np.isscalar(v)}
-        print(Path(path).stem, json.dumps(report[Path(path).stem]), flush=True)
+        frames = read_frames(path)
+        name = Path(path).stem
+        report[name] = scalars(evaluate_model(calculator, frames, timing_calls=timing_calls,
+                                              progress=False))
+        print(name, json.dumps(report[name]), flush=True)
+        if by:
+            tags = [str(f.info.get(by, "")) for f in frames]
+            report[name][f"by_{by}"] = {
+                tag: scalars(evaluate_model(calculator, [f for f, t in zip(frames, tags) if t == tag],
+                                            progress=False))
+                for tag in sorted(set(tags))}
     if output:
         Path(output).write_text(json.dumps(report, indent=1) + "\n")
     return report

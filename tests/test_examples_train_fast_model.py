@@ -51,15 +51,20 @@ def test_evaluate_measures_known_errors(labelled, tmp_path):
     module = script()
     write_frames(frames[:3], tmp_path / "own.xyz")
     shifted = []
-    for atoms in frames[:3]:
+    for k, atoms in enumerate(frames[:3]):  # origins a, b, a: force offsets 0.05, 0.02, 0.05 eV/Å
         copy = atoms.copy()
         copy.calc = None
-        copy.arrays["forces"] = atoms.get_forces() + 0.05
-        copy.info.update(energy=atoms.get_potential_energy(), stress=atoms.get_stress(voigt=False))
+        copy.arrays["forces"] = atoms.get_forces() + (0.05 if k % 2 == 0 else 0.02)
+        copy.info.update(energy=atoms.get_potential_energy(), stress=atoms.get_stress(voigt=False),
+                         origin="a" if k % 2 == 0 else "b")
         shifted.append(copy)
     write_frames(shifted, tmp_path / "shifted.xyz")
     report = module.evaluate("demo", [tmp_path / "own.xyz", tmp_path / "shifted.xyz"],
                              tmp_path / "accuracy.json")
     assert report["own"]["force_mae_meV_per_A"] < 1e-3
-    assert report["shifted"]["force_mae_meV_per_A"] == pytest.approx(50.0, abs=1e-3)
+    assert report["shifted"]["force_mae_meV_per_A"] == pytest.approx(40.0, abs=1e-3)
+    by_origin = report["shifted"]["by_origin"]
+    assert by_origin["a"]["force_mae_meV_per_A"] == pytest.approx(50.0, abs=1e-3)
+    assert by_origin["b"]["force_mae_meV_per_A"] == pytest.approx(20.0, abs=1e-3)
+    assert by_origin["a"]["n_frames"] == 2 and by_origin["a"]["energy_mae_meV_per_atom"] < 1e-3
     assert json.loads((tmp_path / "accuracy.json").read_text()) == report

@@ -6,20 +6,14 @@ from ase.calculators.lj import LennardJones
 
 from aseml_zif.data import label, read_frames, write_frames
 from aseml_zif.data.labelling import LabellingError
+from crashing import Crashing
 
 
-class CountingLJ(LennardJones):
-    """Lennard-Jones that counts its evaluations and can fail on the n-th one."""
+class CountingLJ(Crashing, LennardJones):
+    """Lennard-Jones that counts its evaluations and can fail on the ``crash_at``-th one."""
 
-    def __init__(self, fail_at=None, **kw):
-        super().__init__(sigma=1.0, epsilon=0.01, rc=3.0, **kw)
-        self.calls, self.fail_at = 0, fail_at
-
-    def calculate(self, *args, **kwargs):
-        self.calls += 1
-        if self.calls == self.fail_at:
-            raise RuntimeError("node crashed")
-        super().calculate(*args, **kwargs)
+    def __init__(self, crash_at=None, **kw):
+        super().__init__(crash_at=crash_at, sigma=1.0, epsilon=0.01, rc=3.0, **kw)
 
 
 def _frames(n=5, seed=0):
@@ -40,7 +34,7 @@ def test_labels_match_calculator_and_resume(tmp_path, suffix):
     frames = _frames()
     out = tmp_path / f"labels.{suffix}"
     with pytest.raises(LabellingError, match="frame 3"):
-        label(frames, CountingLJ(fail_at=4), out, progress=False)
+        label(frames, CountingLJ(crash_at=4), out, progress=False)
     assert len(read_frames(out)) == 3
     calc = CountingLJ()
     labelled = label(frames, calc, out, progress=False)

@@ -78,6 +78,7 @@ def evaluate(model, sets, output=None, timing_calls=0, by="origin"):
     """
     import aseml_zif
     from aseml_zif.data import read_frames
+    from aseml_zif.errors import StructureError
     from aseml_zif.training import evaluate as evaluate_model
 
     def scalars(result):
@@ -88,8 +89,11 @@ def evaluate(model, sets, output=None, timing_calls=0, by="origin"):
     for path in sets:
         frames = read_frames(path)
         name = Path(path).stem
-        report[name] = scalars(evaluate_model(calculator, frames, timing_calls=timing_calls,
-                                              progress=False))
+        try:
+            report[name] = scalars(evaluate_model(calculator, frames, timing_calls=timing_calls,
+                                                  progress=False))
+        except StructureError as exc:  # e.g. unlabelled frames: say which file
+            raise StructureError(f"{path}: {exc}") from None
         print(name, json.dumps(report[name]), flush=True)
         if by:
             tags = [str(f.info.get(by, "")) for f in frames]
@@ -121,13 +125,18 @@ def main(argv=None):
     p.add_argument("--out")
     p.add_argument("--timing-calls", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.stage == "train":
-        train(args.workdir, args.frames, args.epochs, init=args.init,
-              learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience)
-    elif args.stage == "package":
-        print(package(args.workdir, args.output))
-    else:
-        evaluate(args.model, args.sets, args.out, args.timing_calls)
+    from aseml_zif.errors import AsemlZifError
+
+    try:
+        if args.stage == "train":
+            train(args.workdir, args.frames, args.epochs, init=args.init,
+                  learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience)
+        elif args.stage == "package":
+            print(package(args.workdir, args.output))
+        else:
+            evaluate(args.model, args.sets, args.out, args.timing_calls)
+    except AsemlZifError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
 
 
 if __name__ == "__main__":

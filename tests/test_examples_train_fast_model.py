@@ -68,3 +68,18 @@ def test_evaluate_measures_known_errors(labelled, tmp_path):
     assert by_origin["b"]["force_mae_meV_per_A"] == pytest.approx(20.0, abs=1e-3)
     assert by_origin["a"]["n_frames"] == 2 and by_origin["a"]["energy_mae_meV_per_atom"] < 1e-3
     assert json.loads((tmp_path / "accuracy.json").read_text()) == report
+
+
+def test_unlabelled_set_is_named(labelled, tmp_path):
+    import subprocess
+    import sys
+
+    frames, _ = labelled
+    bare = frames[0].copy()
+    bare.calc = None
+    write_frames([bare], tmp_path / "bare.xyz")
+    result = subprocess.run([sys.executable, str(SCRIPT), "evaluate", "demo", str(tmp_path / "bare.xyz")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert f"{tmp_path / 'bare.xyz'}: frame 0 has no reference" in result.stderr
+    assert "Traceback" not in result.stderr

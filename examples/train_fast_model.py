@@ -7,11 +7,17 @@ sampling; the accuracy that counts is measured on the held-out ``test_cold`` and
 sets, whose structures the student never saw. Every stage resumes when run again::
 
     python make_fast_model.py unpack ../data/fast_model/frames.npz unpacked
-    # ~1.3 min per epoch of 925 frames on 2 idle cores; stop and rerun at will
+    # round 1 (data/fast_model/round1), ~100 s per epoch of 925 frames on 2 idle cores;
+    # stop and rerun at will. Stage a: lr 0.01, stopped after 14 epochs (epochs 0-13)
     OMP_NUM_THREADS=2 python train_fast_model.py train f1 unpacked/train_labelled.xyz --epochs 60
-    python train_fast_model.py package f1 f1/zif4_fast.nequip.zip
-    python train_fast_model.py evaluate f1/zif4_fast.nequip.zip \\
-        unpacked/test_cold_labelled.xyz unpacked/test_hot_labelled.xyz --out f1/accuracy.json
+    cp f1/run/best.ckpt f1/stage_a.ckpt
+    # stage b: 30 epochs from stage a's best weights at lr 0.002, halved after 2 flat epochs
+    mkdir -p f1b && cp f1/train.xyz f1/val.xyz f1b/   # the same validation frames
+    OMP_NUM_THREADS=2 python train_fast_model.py train f1b unpacked/train_labelled.xyz \
+        --epochs 30 --init f1/stage_a.ckpt --learning-rate 0.002 --lr-patience 2
+    python train_fast_model.py package f1b f1b/zif4_fast_r1.nequip.zip
+    python train_fast_model.py evaluate f1b/zif4_fast_r1.nequip.zip \
+        unpacked/test_cold_labelled.xyz unpacked/test_hot_labelled.xyz --out f1b/accuracy.json
 """
 import argparse
 import json

@@ -36,6 +36,20 @@ test set. Every stage writes files and resumes when run again; all MD goes throu
     #    Its test/val frames are drawn from the training pool (flat histogram), so they hold
     #    near-copies of training frames: report accuracy on test_cold and test_hot.
 
+Later rounds of active learning run only the hot runs, with the latest student and seeds of
+their own, from training structures only (the held-out sets stay round 1's), e.g. round 2
+(``data/fast_model/round2``; the round-1 student broke a linker in 15 of these 16 runs)::
+
+    python make_fast_model.py candidates r2 --student ../data/fast_model/round1/zif4_fast_r1.nequip.zip \
+        --compile --seed 14 --runs hot --test-hot-starts --hold-ps 2.0 --volumes 0.96 1.04 \
+        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass03 ZIF4_15glass04 ZIF4_15glass05 \
+                     ZIF4_15glass06 ZIF4_15glass08 ZIF4_15glass09
+    python make_fast_model.py select r2      # everything goes to r2/train_pool.xyz
+    # label r2/train_pool.xyz -> r2/round2_labelled.xyz with two workers and merge, as in 3.
+    # (the file's name is kept by pack/unpack: unpacked/round2_labelled.xyz)
+    python make_fast_model.py pack ../data/fast_model/round2/frames.npz r2/round2_labelled.xyz \
+        --max-force 100   # 4 frames of one collapsed snapshot left out (see pack)
+
 Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
 trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and
 300 K MD; ``hot``: hot-run frames with a target of at least ``--hot-min-K``; ``warm``: the
@@ -111,7 +125,9 @@ def set_threads(threads):
 PLAN_KEYS = ("seed", "test_groups", "hot_starts", "test_hot_starts", "volumes", "test_volumes",
              "sigmas", "rattled", "strained", "strain_normal", "strain_shear", "strain_rattle",
              "cold_ps", "heat_ps", "hold_ps", "hot_K", "hot_min_K", "every", "timestep_fs",
-             "snapshot_rattled", "snapshot_sigma")
+             "snapshot_rattled", "snapshot_sigma", "run_types")
+#: the kinds of run of the candidates stage (``--runs``)
+RUN_TYPES = ("static", "cold", "hot")
 
 
 def plan_runs(names, p):
@@ -124,11 +140,19 @@ def plan_runs(names, p):
         raise SystemExit("--hot-starts are training runs: give held-out ones as --test-hot-starts")
     if not set(p["test_hot_starts"]) <= set(p["test_groups"]):
         raise SystemExit("--test-hot-starts must be among --test-groups")
-    runs = [dict(name=f"static_{n}", type="static", group=n, kind="cold", volume=1.0) for n in names]
-    runs += [dict(name=f"nvt300_{n}", type="cold", group=n, kind="cold", volume=1.0) for n in names]
-    for starts, volumes in ((p["hot_starts"], p["volumes"]), (p["test_hot_starts"], p["test_volumes"])):
-        runs += [dict(name=f"hot_{n}_v{v:.2f}", type="hot", group=n, kind="hot", volume=float(v))
-                 for n in starts for v in volumes]
+    types = p.get("run_types", RUN_TYPES)
+    runs = []
+    if "static" in types:
+        runs += [dict(name=f"static_{n}", type="static", group=n, kind="cold", volume=1.0)
+                 for n in names]
+    if "cold" in types:
+        runs += [dict(name=f"nvt300_{n}", type="cold", group=n, kind="cold", volume=1.0)
+                 for n in names]
+    if "hot" in types:
+        for starts, volumes in ((p["hot_starts"], p["volumes"]),
+                                (p["test_hot_starts"], p["test_volumes"])):
+            runs += [dict(name=f"hot_{n}_v{v:.2f}", type="hot", group=n, kind="hot",
+                          volume=float(v)) for n in starts for v in volumes]
     for r in runs:
         r["seed"] = run_seed(p["seed"], r["name"])
         r["held_out"] = r["group"] in p["test_groups"]
@@ -269,9 +293,9 @@ def select(out_dir, test_groups=None):
     out_dir = Path(out_dir)
     plan = json.loads((out_dir / "plan.json").read_text())
     test_groups = set(test_groups or plan["test_groups"])
-    unknown = test_groups - {r["group"] for r in plan["runs"]}
+    unknown = test_groups - set(plan["structures"])
     if unknown:
-        raise SystemExit(f"no candidates of groups {sorted(unknown)}")
+        raise SystemExit(f"unknown groups {sorted(unknown)}; known: {plan['structures']}")
     missing = [r["name"] for r in plan["runs"] if not (out_dir / f"{r['name']}.xyz").exists()]
     if missing:
         raise SystemExit(f"runs not finished (run the candidates stage again): {missing}")
@@ -285,7 +309,10 @@ def select(out_dir, test_groups=None):
     train_groups = {f.info["group"] for f in sets["train_pool"]}
     assert not train_groups & test_groups  # the property the held-out sets exist for
     for name in ("train_pool", "test_cold", "test_hot"):
-        write_atomically(sets[name], out_dir / f"{name}.xyz")
+        if sets[name]:  # a later round may hold nothing out (its test sets are round 1's)
+            write_atomically(sets[name], out_dir / f"{name}.xyz")
+        else:
+            (out_dir / f"{name}.xyz").unlink(missing_ok=True)
     for name, frames in sets.items():
         print(f"{name}: {len(frames)} frames", flush=True)
         counts = Counter((f.info["kind"], f.info["source"]) for f in frames)
@@ -347,12 +374,29 @@ def merge(inp, out, workers):
 
 
 # ------------------------------------------------------------------------------- 4. pack
-def pack(output, files):
+def pack(output, files, max_force=None):
     """Labelled frames of ``files`` in one compressed npz: float32 positions, cell, forces and
-    stress (eV/Å³), float64 energies (eV), uint8 numbers, the tags, and each frame's file stem."""
+    stress (eV/Å³), float64 energies (eV), uint8 numbers, the tags, and each frame's file stem.
+
+    ``max_force`` (eV/Å): leave out, naming them, frames on which the teacher returned a force
+    component larger than this. Such frames are collapsed structures far outside what the teacher
+    was trained on (in round 2 a watchdog snapshot with two atoms 0.45 Å apart got 5·10⁵ eV/Å
+    and −164 eV/atom): labels no model should learn, which would swamp a squared-error loss.
+    """
     from aseml_zif.data import read_frames
 
     rows = [(Path(p).stem, f) for p in files for f in read_frames(p)]
+    if max_force is not None:
+        kept = []
+        for name, f in rows:
+            largest = float(np.abs(f.get_forces()).max()) if f.calc is not None else 0.0
+            if largest > max_force:
+                print(f"left out: {name} {f.info.get('source')} {f.info.get('origin')} step "
+                      f"{f.info.get('step')}: teacher force {largest:.3g} eV/Å > {max_force:g}",
+                      flush=True)
+            else:
+                kept.append((name, f))
+        rows = kept
     if not rows:
         raise SystemExit("no frames to pack")
     frames = [f for _, f in rows]
@@ -432,7 +476,11 @@ def main(argv=None):
     p.add_argument("--test-groups", nargs="+", default=list(TEST_GROUPS),
                    help="structures held out with everything started from them")
     p.add_argument("--hot-starts", nargs="+", default=["crystal_lmp", "ZIF4_15glass01"])
-    p.add_argument("--test-hot-starts", nargs="+", default=list(TEST_GROUPS[:2]))
+    p.add_argument("--test-hot-starts", nargs="*", default=list(TEST_GROUPS[:2]),
+                   help="held-out hot runs (none: give the option alone)")
+    p.add_argument("--runs", dest="run_types", nargs="+", choices=RUN_TYPES,
+                   default=list(RUN_TYPES), help="kinds of run to make (e.g. only 'hot' in a "
+                   "later active-learning round)")
     p.add_argument("--volumes", type=float, nargs="+", default=[0.92, 1.0, 1.08],
                    help="volume factors of the training hot runs")
     p.add_argument("--test-volumes", type=float, nargs="+", default=[1.0])
@@ -471,6 +519,8 @@ def main(argv=None):
     p = sub.add_parser("pack", help="labelled extxyz files -> one compressed float32 npz")
     p.add_argument("output")
     p.add_argument("files", nargs="+")
+    p.add_argument("--max-force", type=float, metavar="EV_PER_A",
+                   help="leave out frames whose teacher forces exceed this (eV/Å)")
     p = sub.add_parser("unpack", help="npz -> one extxyz per packed file")
     p.add_argument("packed")
     p.add_argument("out_dir")
@@ -487,7 +537,7 @@ def main(argv=None):
     elif args.stage == "merge":
         merge(args.inp, args.out, args.workers)
     elif args.stage == "pack":
-        pack(args.output, args.files)
+        pack(args.output, args.files, args.max_force)
     else:
         unpack(args.packed, args.out_dir)
 

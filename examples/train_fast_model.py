@@ -36,8 +36,12 @@ FAST_STUDENT = dict(r_max=4.0, l_max=1, parity=True, num_layers=2, num_features=
 N_VALIDATION = 50
 
 
-def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3):
-    """``workdir/train.xyz`` and ``workdir/val.xyz`` (flat-histogram draw), once; then reused."""
+def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3, extra=()):
+    """``workdir/train.xyz`` and ``workdir/val.xyz`` (flat-histogram draw), once; then reused.
+
+    ``extra``: labelled files of a later round, appended to the training frames only, so that
+    the validation frames stay those drawn from ``frames_file`` (the same in every round).
+    """
     from aseml_zif.data import read_frames, split_flat_histogram, write_frames
 
     workdir = Path(workdir)
@@ -45,22 +49,24 @@ def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3):
     if not train_file.exists():
         frames = read_frames(frames_file)
         val, _, rest = split_flat_histogram(frames, n_validation, 0, seed=seed)
+        more = [f for path in extra for f in read_frames(path)]
         workdir.mkdir(parents=True, exist_ok=True)
         write_frames([frames[i] for i in val], val_file)
-        write_frames([frames[i] for i in rest], workdir / "train.part.xyz")
+        write_frames([frames[i] for i in rest] + more, workdir / "train.part.xyz")
         os.replace(workdir / "train.part.xyz", train_file)  # train.xyz marks the split done
     return train_file, val_file
 
 
-def train(workdir, frames_file, epochs, seed=7, init=None, **overrides):
+def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides):
     """Train (or continue training) the student in ``workdir/run``.
 
-    ``init``: start from the weights of this checkpoint (e.g. a lower learning rate after a
-    first run, or the next active-learning round) instead of a new model.
+    ``init``: start from the weights of this checkpoint or ``.nequip.zip`` package (e.g. a lower
+    learning rate after a first run, or the next active-learning round) instead of a new model.
+    ``extra``: labelled files of later rounds, training frames only (see ``split_validation``).
     """
     from aseml_zif.training import train as nequip_train, training_config
 
-    train_file, val_file = split_validation(frames_file, workdir)
+    train_file, val_file = split_validation(frames_file, workdir, extra=extra)
     hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
     config = training_config(train_file, val_file, seed=seed, max_epochs=epochs,
                              initial_checkpoint=init, **hyper)
@@ -119,9 +125,13 @@ def main(argv=None):
     p.add_argument("workdir")
     p.add_argument("frames", help="labelled training pool (extxyz)")
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--init", help="start from this checkpoint's weights")
+    p.add_argument("--init", help="start from the weights of this checkpoint or .nequip.zip")
+    p.add_argument("--extra", nargs="+", default=[],
+                   help="labelled frames of later rounds: training only, not validation")
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--lr-patience", type=int, help="epochs without improvement before halving")
+    p.add_argument("--energy-weight", type=float,
+                   help=f"loss weight of the per-atom energy MSE (default {FAST_STUDENT['energy_weight']:g})")
     p = sub.add_parser("package", help="best checkpoint -> .nequip.zip")
     p.add_argument("workdir")
     p.add_argument("output")
@@ -135,8 +145,9 @@ def main(argv=None):
 
     try:
         if args.stage == "train":
-            train(args.workdir, args.frames, args.epochs, init=args.init,
-                  learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience)
+            train(args.workdir, args.frames, args.epochs, init=args.init, extra=args.extra,
+                  learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience,
+                  energy_weight=args.energy_weight)
         elif args.stage == "package":
             print(package(args.workdir, args.output))
         else:

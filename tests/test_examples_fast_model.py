@@ -142,6 +142,24 @@ def test_candidates_resume_skips_finished_runs(world):
     assert changed.returncode != 0 and "other settings" in changed.stderr
 
 
+def test_a_later_round_makes_only_the_runs_asked_for(world):
+    """``--runs hot`` with no ``--test-hot-starts``: the training hot runs only, none held out."""
+    later = ["candidates", "round2", "--student", "student.pth", "--no-progress", "--runs", "hot",
+             "--test-groups", "ZIF4_15glass07", "crystal_exp", "--hot-starts", "crystal_lmp",
+             "ZIF4_15glass02", "--test-hot-starts", "--volumes", "0.96", "--heat-ps", "0.005",
+             "--hold-ps", "0.01", "--every", "5"]
+    lines = stage(world, *later, "--dry-run").stdout.splitlines()
+    assert lines[0].startswith("2 runs (0 held out)")
+    assert [line.split()[0] for line in lines[1:]] == ["hot_crystal_lmp_v0.96",
+                                                       "hot_ZIF4_15glass02_v0.96"]
+    assert not (world / "round2").exists()  # a dry run writes nothing
+    stage(world, *later)
+    stage(world, "select", "round2")
+    pool = read(world / "round2" / "train_pool.xyz")
+    assert {f.info["source"] for f in pool} == {"hot_crystal_lmp_v0.96", "hot_ZIF4_15glass02_v0.96"}
+    assert not list((world / "round2").glob("test_*.xyz"))  # nothing held out: no test sets
+
+
 def test_select_holds_out_whole_groups(world):
     out = world / "out"
     stage(world, "select", "out")
@@ -237,3 +255,25 @@ def test_pack_round_trip(world, labelled):
         assert f.info == o.info and f.get_potential_energy() == o.get_potential_energy()
         assert np.allclose(f.positions, o.positions, rtol=2e-7, atol=1e-8)
         assert np.allclose(f.get_forces(), o.get_forces(), rtol=2e-7, atol=1e-8)
+
+
+def test_pack_leaves_out_frames_with_absurd_teacher_forces(world, labelled, capsys):
+    from aseml_zif.data import with_labels, write_frames
+
+    module = fast_model()
+    _, path = labelled
+    frames = read(path)[:3]
+    largest = max(np.abs(f.get_forces()).max() for f in frames)
+    forces = frames[1].get_forces()
+    forces[5, 2] = 1e5  # a collapsed structure's label
+    frames[1] = with_labels(frames[1], frames[1].get_potential_energy(), forces,
+                            frames[1].get_stress())
+    write_frames(frames, world / "outlier.xyz")
+    module.pack(world / "filtered.npz", [world / "outlier.xyz"], max_force=largest + 1.0)
+    assert "left out" in capsys.readouterr().out
+    kept = [f for _, f in module.unpack_frames(world / "filtered.npz")]
+    assert len(kept) == 2
+    assert [f.get_potential_energy() for f in kept] == [frames[0].get_potential_energy(),
+                                                        frames[2].get_potential_energy()]
+    module.pack(world / "all.npz", [world / "outlier.xyz"])  # no limit: all kept
+    assert len(module.unpack_frames(world / "all.npz")) == 3

@@ -46,6 +46,20 @@ def test_validation_split_is_disjoint_complete_and_kept(labelled, tmp_path):
     assert train_file.stat().st_mtime_ns == before  # drawn once, then reused
 
 
+def test_later_rounds_add_training_frames_only(labelled, tmp_path):
+    frames, folder = labelled
+    module = script()
+    _, first_val = module.split_validation(folder / "pool.xyz", tmp_path / "r1", n_validation=4)
+    write_frames(frames[:3], tmp_path / "round2.xyz")
+    train_file, val_file = module.split_validation(folder / "pool.xyz", tmp_path / "r2",
+                                                   n_validation=4, extra=[tmp_path / "round2.xyz"])
+    key = lambda f: f.positions.round(5).tobytes()  # noqa: E731
+    assert [key(f) for f in read_frames(val_file)] == [key(f) for f in read_frames(first_val)]
+    train = read_frames(train_file)
+    assert len(train) == len(frames) - len(read_frames(val_file)) + 3
+    assert [key(f) for f in train[-3:]] == [key(f) for f in frames[:3]]
+
+
 def test_evaluate_measures_known_errors(labelled, tmp_path):
     frames, _ = labelled
     module = script()

@@ -51,6 +51,13 @@ def test_continue_from_checkpoint(tmp_path):
     assert cfg["training_module"]["loss"]["coeffs"]["total_energy"] == 10.0
 
 
+def test_continue_from_package(tmp_path):
+    package = tmp_path / "round1.nequip.zip"
+    model = training_config("a.xyz", "b.xyz", initial_checkpoint=package)["training_module"]["model"]
+    assert model == {"_target_": "nequip.model.ModelFromPackage",
+                     "package_path": str(package.resolve()), "compile_mode": "eager"}
+
+
 def test_grid_runs_every_combination(tmp_path, monkeypatch):
     from aseml_zif.training import runner
 

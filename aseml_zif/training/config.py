@@ -95,8 +95,10 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         Lightning accelerator.
     initial_checkpoint : path-like, optional
         Start from the weights of this ``nequip-train`` checkpoint (nequip's
-        ``ModelFromCheckpoint``: fine-tuning, or another round of active learning); the
-        architecture is then the checkpoint's and ``r_max`` must match it.
+        ``ModelFromCheckpoint``) or ``.nequip.zip`` package (``ModelFromPackage``; the package
+        must stay where it is while the run and its checkpoints are used): fine-tuning, or
+        another round of active learning. The architecture is then the checkpoint's and
+        ``r_max`` must match it.
     **hyperparameters
         Overrides of :data:`PAPER_NEQUIP` / :data:`PAPER_ALLEGRO`, e.g. ``r_max=5.0`` (Å),
         ``l_max=1``, ``parity=True``, ``num_features=16``, ``max_epochs=5``,
@@ -123,9 +125,13 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         raise ConfigError(f"unknown {architecture} hyperparameters {sorted(unknown)}; known: {sorted(defaults)}")
     h = {**defaults, **hyperparameters}
     if initial_checkpoint is not None:
-        model = {"_target_": "nequip.model.ModelFromCheckpoint",
-                 "checkpoint_path": str(Path(initial_checkpoint).resolve()),
-                 "compile_mode": "eager"}
+        path = str(Path(initial_checkpoint).resolve())
+        if path.endswith(".nequip.zip"):  # a package (nequip-package build)
+            model = {"_target_": "nequip.model.ModelFromPackage", "package_path": path,
+                     "compile_mode": "eager"}
+        else:
+            model = {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": path,
+                     "compile_mode": "eager"}
     else:
         model = _new_model(model_builder(h), seed)
     return _full_config(h, model, architecture, train_file, val_file, test_file, seed, device)

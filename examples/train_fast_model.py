@@ -18,6 +18,13 @@ sets, whose structures the student never saw. Every stage resumes when run again
     python train_fast_model.py package f1b f1b/zif4_fast_r1.nequip.zip
     python train_fast_model.py evaluate f1b/zif4_fast_r1.nequip.zip \
         unpacked/test_cold_labelled.xyz unpacked/test_hot_labelled.xyz --out f1b/accuracy.json
+    # round 2 (data/fast_model/round2): round 1's pool and validation frames plus the round-2
+    # frames for training only, from the round-1 package, energy weight 50; ~3 min per epoch
+    python make_fast_model.py unpack ../data/fast_model/round2/frames.npz unpacked
+    OMP_NUM_THREADS=2 python train_fast_model.py train f2 unpacked/train_labelled.xyz \
+        --extra unpacked/round2_labelled.xyz --init ../data/fast_model/round1/zif4_fast_r1.nequip.zip \
+        --learning-rate 0.002 --lr-patience 2 --energy-weight 50 --epochs 12
+    python train_fast_model.py package f2 f2/zif4_fast_r2.nequip.zip   # then evaluate as above
 """
 import argparse
 import json

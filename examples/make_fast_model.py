@@ -40,14 +40,14 @@ Later rounds of active learning run only the hot runs, with the latest student a
 their own, from training structures only (the held-out sets stay round 1's), e.g. round 2
 (``data/fast_model/round2``; the round-1 student broke a linker in 15 of these 16 runs)::
 
-    python make_fast_model.py candidates r2 --student ../data/fast_model/round1/zif4_fast_r1.nequip.zip \
-        --compile --seed 14 --runs hot --test-hot-starts --hold-ps 2.0 --volumes 0.96 1.04 \
-        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass03 ZIF4_15glass04 ZIF4_15glass05 \
+    python make_fast_model.py candidates r2 --student ../data/fast_model/round1/zif4_fast_r1.nequip.zip \\
+        --compile --seed 14 --runs hot --test-hot-starts --hold-ps 2.0 --volumes 0.96 1.04 \\
+        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass03 ZIF4_15glass04 ZIF4_15glass05 \\
                      ZIF4_15glass06 ZIF4_15glass08 ZIF4_15glass09
     python make_fast_model.py select r2      # everything goes to r2/train_pool.xyz
     # label r2/train_pool.xyz -> r2/round2_labelled.xyz with two workers and merge, as in 3.
     # (the file's name is kept by pack/unpack: unpacked/round2_labelled.xyz)
-    python make_fast_model.py pack ../data/fast_model/round2/frames.npz r2/round2_labelled.xyz \
+    python make_fast_model.py pack ../data/fast_model/round2/frames.npz r2/round2_labelled.xyz \\
         --max-force 100   # 4 frames of one collapsed snapshot left out (see pack)
 
 Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
@@ -380,8 +380,8 @@ def pack(output, files, max_force=None):
 
     ``max_force`` (eV/Å): leave out, naming them, frames on which the teacher returned a force
     component larger than this. Such frames are collapsed structures far outside what the teacher
-    was trained on (in round 2 a watchdog snapshot with two atoms 0.45 Å apart got 5·10⁵ eV/Å
-    and −164 eV/atom): labels no model should learn, which would swamp a squared-error loss.
+    was trained on (in round 2 a watchdog snapshot with two atoms 0.45 Å apart got up to
+    1.2·10⁶ eV/Å and −164 eV/atom): labels no model should learn, which would swamp a squared-error loss.
     """
     from aseml_zif.data import read_frames
 

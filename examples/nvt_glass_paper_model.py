@@ -1,6 +1,6 @@
 """Load the paper's NequIP model and run Nosé–Hoover NVT on one of the ab initio ZIF-4 glasses.
 
-    python examples/nvt_glass_paper_model.py --model nequip_l2r6stress0.pth \
+    python examples/nvt_glass_paper_model.py --model nequip_l2r6stress0.pth \\
         --glass ZIF4_15glass01.cif --time-ps 10
 
 Writes WORKDIR/trajectory.traj (open with ``ase gui``) and WORKDIR/thermo.csv; rerunning the same

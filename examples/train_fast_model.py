@@ -13,16 +13,16 @@ sets, whose structures the student never saw. Every stage resumes when run again
     cp f1/run/best.ckpt f1/stage_a.ckpt
     # stage b: 30 epochs from stage a's best weights at lr 0.002, halved after 2 flat epochs
     mkdir -p f1b && cp f1/train.xyz f1/val.xyz f1b/   # the same validation frames
-    OMP_NUM_THREADS=2 python train_fast_model.py train f1b unpacked/train_labelled.xyz \
+    OMP_NUM_THREADS=2 python train_fast_model.py train f1b unpacked/train_labelled.xyz \\
         --epochs 30 --init f1/stage_a.ckpt --learning-rate 0.002 --lr-patience 2
     python train_fast_model.py package f1b f1b/zif4_fast_r1.nequip.zip
-    python train_fast_model.py evaluate f1b/zif4_fast_r1.nequip.zip \
+    python train_fast_model.py evaluate f1b/zif4_fast_r1.nequip.zip \\
         unpacked/test_cold_labelled.xyz unpacked/test_hot_labelled.xyz --out f1b/accuracy.json
     # round 2 (data/fast_model/round2): round 1's pool and validation frames plus the round-2
     # frames for training only, from the round-1 package, energy weight 50; ~3 min per epoch
     python make_fast_model.py unpack ../data/fast_model/round2/frames.npz unpacked
-    OMP_NUM_THREADS=2 python train_fast_model.py train f2 unpacked/train_labelled.xyz \
-        --extra unpacked/round2_labelled.xyz --init ../data/fast_model/round1/zif4_fast_r1.nequip.zip \
+    OMP_NUM_THREADS=2 python train_fast_model.py train f2 unpacked/train_labelled.xyz \\
+        --extra unpacked/round2_labelled.xyz --init ../data/fast_model/round1/zif4_fast_r1.nequip.zip \\
         --learning-rate 0.002 --lr-patience 2 --energy-weight 50 --epochs 12
     python train_fast_model.py package f2 f2/zif4_fast_r2.nequip.zip   # then evaluate as above
 """
@@ -73,11 +73,13 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     """
     from aseml_zif.training import train as nequip_train, training_config
 
-    train_file, val_file = split_validation(frames_file, workdir, extra=extra)
+    workdir = Path(workdir)
     hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
-    config = training_config(train_file, val_file, seed=seed, max_epochs=epochs,
-                             initial_checkpoint=init, **hyper)
-    run = nequip_train(config, Path(workdir) / "run", hyperparameters=hyper, resume=True)
+    # the settings and ``init`` are checked before any work is done
+    config = training_config(workdir / "train.xyz", workdir / "val.xyz", seed=seed,
+                             max_epochs=epochs, initial_checkpoint=init, **hyper)
+    split_validation(frames_file, workdir, extra=extra)
+    run = nequip_train(config, workdir / "run", hyperparameters=hyper, resume=True)
     print(run, flush=True)
     return run
 

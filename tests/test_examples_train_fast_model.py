@@ -97,3 +97,18 @@ def test_unlabelled_set_is_named(labelled, tmp_path):
     assert result.returncode == 2
     assert f"{tmp_path / 'bare.xyz'}: frame 0 has no reference" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_missing_init_is_named_before_training(labelled, tmp_path):
+    import subprocess
+    import sys
+
+    _, folder = labelled
+    missing = tmp_path / "round1" / "zif4_fast_r1.nequip.zip"
+    result = subprocess.run([sys.executable, str(SCRIPT), "train", str(tmp_path / "work"),
+                             str(folder / "pool.xyz"), "--epochs", "1", "--init", str(missing)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert f"initial checkpoint '{missing}': no such file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "work" / "run").exists()  # nequip-train never started

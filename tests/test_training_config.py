@@ -43,6 +43,7 @@ def test_unknown_settings():
 
 def test_continue_from_checkpoint(tmp_path):
     ckpt = tmp_path / "round1.ckpt"
+    ckpt.write_bytes(b"")
     cfg = training_config("a.xyz", "b.xyz", initial_checkpoint=ckpt, r_max=4.0, energy_weight=10.0)
     model = cfg["training_module"]["model"]
     assert model == {"_target_": "nequip.model.ModelFromCheckpoint",
@@ -53,9 +54,18 @@ def test_continue_from_checkpoint(tmp_path):
 
 def test_continue_from_package(tmp_path):
     package = tmp_path / "round1.nequip.zip"
+    package.write_bytes(b"")
     model = training_config("a.xyz", "b.xyz", initial_checkpoint=package)["training_module"]["model"]
     assert model == {"_target_": "nequip.model.ModelFromPackage",
                      "package_path": str(package.resolve()), "compile_mode": "eager"}
+
+
+def test_missing_initial_checkpoint_is_named(tmp_path):
+    missing = tmp_path / "round1" / "zif4_fast_r1.nequip.zip"
+    with pytest.raises(ConfigError, match="zif4_fast_r1.nequip.zip.*no such file"):
+        training_config("a.xyz", "b.xyz", initial_checkpoint=missing)
+    with pytest.raises(ConfigError, match="no such file"):  # a directory is not a checkpoint
+        training_config("a.xyz", "b.xyz", initial_checkpoint=tmp_path)
 
 
 def test_grid_runs_every_combination(tmp_path, monkeypatch):

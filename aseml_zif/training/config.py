@@ -115,7 +115,8 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
     Raises
     ------
     ConfigError
-        Unknown architecture or hyperparameter name.
+        Unknown architecture or hyperparameter name, or an ``initial_checkpoint`` that is not a
+        file.
     """
     if architecture not in _ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r}; use one of {sorted(_ARCHITECTURES)}")
@@ -125,6 +126,9 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         raise ConfigError(f"unknown {architecture} hyperparameters {sorted(unknown)}; known: {sorted(defaults)}")
     h = {**defaults, **hyperparameters}
     if initial_checkpoint is not None:
+        if not Path(initial_checkpoint).is_file():
+            raise ConfigError(f"initial checkpoint {str(initial_checkpoint)!r}: no such file (a "
+                              "nequip-train .ckpt or a .nequip.zip package)")
         path = str(Path(initial_checkpoint).resolve())
         if path.endswith(".nequip.zip"):  # a package (nequip-package build)
             model = {"_target_": "nequip.model.ModelFromPackage", "package_path": path,

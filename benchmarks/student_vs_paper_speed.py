@@ -22,7 +22,7 @@ SHARED = Path(os.environ.get("ASEML_ZIF_SHARED_DATA",
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="demo", help="student: 'demo', 'fast' or a model file")
+    parser.add_argument("--model", default="demo", help="student: 'demo' or a model file")
     parser.add_argument("--compile", action="store_true", help="also time its AOTInductor build")
     parser.add_argument("--calls", type=int, default=300, help="timed calls of the student")
     parser.add_argument("--paper-calls", type=int, default=10, help="timed calls of the paper model")

@@ -13,6 +13,7 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCRIPT = EXAMPLES / "make_fast_model.py"
+FRAMES = EXAMPLES / "fast_model_frames.py"  # its stages 3 (label, merge) and 4 (pack, unpack)
 TEACHER_DEPTHS = {"Zn": 0.3, "N": 0.1}
 HELD_OUT = {"ZIF4_15glass07", "crystal_exp"}
 N_STATIC = 1 + 3 * 2 + 2  # the structure, 2 rattled copies per σ, 2 strained copies
@@ -22,8 +23,8 @@ CANDIDATES = ["--no-progress", "--test-groups", "ZIF4_15glass07", "crystal_exp",
               "--cold-ps", "0.01", "--heat-ps", "0.005", "--hold-ps", "0.01", "--every", "5"]
 
 
-def fast_model():
-    spec = importlib.util.spec_from_file_location("make_fast_model", SCRIPT)
+def fast_model(path=SCRIPT):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -211,7 +212,7 @@ def test_labels_come_from_the_teacher(labelled):
 def test_worker_split_and_merge_reproduce_one_process(world, labelled):
     from aseml_zif.data import write_frames
 
-    module = fast_model()
+    module = fast_model(FRAMES)
     procs = [subprocess.Popen([sys.executable, str(SCRIPT), "label", "with_student.xyz",
                                "split.xyz", "--teacher", "teacher.pth", "--worker", str(k),
                                "--workers", "2"], cwd=world, stdout=subprocess.DEVNULL,
@@ -230,7 +231,7 @@ def test_worker_split_and_merge_reproduce_one_process(world, labelled):
 def test_pack_round_trip(world, labelled):
     from aseml_zif.data import write_frames
 
-    module = fast_model()
+    module = fast_model(FRAMES)
     _, path = labelled
     write_frames(read(path)[:3], world / "second.xyz")
     original = read(path) + read(world / "second.xyz")
@@ -260,7 +261,7 @@ def test_pack_round_trip(world, labelled):
 def test_pack_leaves_out_frames_with_absurd_teacher_forces(world, labelled, capsys):
     from aseml_zif.data import with_labels, write_frames
 
-    module = fast_model()
+    module = fast_model(FRAMES)
     _, path = labelled
     frames = read(path)[:3]
     largest = max(np.abs(f.get_forces()).max() for f in frames)

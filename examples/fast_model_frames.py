@@ -1,0 +1,179 @@
+"""Frames of the fast ZIF-4 student's data (issue 13): teacher labels in workers, and the
+compressed npz they are shipped in. Stages 3 and 4 of ``make_fast_model.py``, which runs them
+(``label``, ``merge``, ``pack``, ``unpack``); see its docstring for the commands."""
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import make_demo_model as demo  # noqa: E402  (unlabelled copies of frames)
+
+#: atoms.info keys of candidates; everything else (labels, student results) is stripped
+TAGS = ("source", "group", "kind", "origin", "step", "target_temperature_K")
+PACKED_STRINGS = ("file_stem", "source", "group", "kind", "origin")
+
+
+# ------------------------------------------------------------------------------- helpers
+def bare(atoms, info):
+    """A wrapped copy with only species, positions and cell (no results, momenta or masses)."""
+    frame = demo.unlabelled_copy(atoms, info.get("source"))
+    for key in [k for k in frame.arrays if k not in ("numbers", "positions")]:
+        del frame.arrays[key]
+    frame.info = dict(info)
+    return frame
+
+
+def write_atomically(frames, path):
+    from aseml_zif.data import write_frames
+
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    write_frames(frames, partial)
+    os.replace(partial, path)
+
+
+def set_threads(threads):
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+# ------------------------------------------------------------------------------- 3. label
+def part_path(out, worker, workers):
+    out = Path(out)
+    return out.with_name(f"{out.stem}.part{worker}of{workers}{out.suffix}")
+
+
+def chunk(n, worker, workers):
+    """Frames ``[lo, hi)`` of worker ``worker`` among ``workers`` (contiguous, in order)."""
+    return n * worker // workers, n * (worker + 1) // workers
+
+
+def unlabelled(path):
+    """The frames of ``path`` without any result (a student's labels are never passed on)."""
+    from aseml_zif.data import read_frames
+
+    return [bare(f, {k: v for k, v in f.info.items() if k in TAGS}) for f in read_frames(path)]
+
+
+def label(inp, out, teacher, compile=False, worker=None, workers=None, threads=1):
+    import aseml_zif
+    from aseml_zif.data import label as label_frames
+
+    frames = unlabelled(inp)
+    if workers:
+        if not 0 <= worker < workers:
+            raise SystemExit(f"--worker must be in 0..{workers - 1}")
+        lo, hi = chunk(len(frames), worker, workers)
+        frames, out = frames[lo:hi], part_path(out, worker, workers)
+        print(f"worker {worker}/{workers}: frames {lo}..{hi - 1} -> {out}", flush=True)
+    set_threads(threads)
+    label_frames(frames, aseml_zif.load_potential(teacher, device="cpu", compile=compile), out)
+
+
+def merge(inp, out, workers):
+    """Join the workers' files in order, after checking that each is complete."""
+    from aseml_zif.data import read_frames
+
+    n = len(read_frames(inp))
+    texts = []
+    for k in range(workers):
+        lo, hi = chunk(n, k, workers)
+        part = part_path(out, k, workers)
+        got = len(read_frames(part)) if part.exists() else 0
+        if got != hi - lo:
+            raise SystemExit(f"{part}: {got} of {hi - lo} frames labelled; finish worker {k} first")
+        texts.append(part.read_text())
+    partial = Path(out).with_name(f".{Path(out).name}.partial")
+    partial.write_text("".join(texts))
+    os.replace(partial, out)
+    print(f"{out}: {n} frames from {workers} workers", flush=True)
+
+
+# ------------------------------------------------------------------------------- 4. pack
+def pack(output, files, max_force=None):
+    """Labelled frames of ``files`` in one compressed npz: float32 positions, cell, forces and
+    stress (eV/Å³), float64 energies (eV), uint8 numbers, the tags, and each frame's file stem.
+
+    ``max_force`` (eV/Å): leave out, naming them, frames on which the teacher returned a force
+    component larger than this. Such frames are collapsed structures far outside what the teacher
+    was trained on (in round 2 a watchdog snapshot with two atoms 0.45 Å apart got up to
+    1.2·10⁶ eV/Å and −164 eV/atom): labels no model should learn, which would swamp a
+    squared-error loss.
+    """
+    from aseml_zif.data import read_frames
+
+    rows = [(Path(p).stem, f) for p in files for f in read_frames(p)]
+    if max_force is not None:
+        kept = []
+        for name, f in rows:
+            largest = float(np.abs(f.get_forces()).max()) if f.calc is not None else 0.0
+            if largest > max_force:
+                print(f"left out: {name} {f.info.get('source')} {f.info.get('origin')} step "
+                      f"{f.info.get('step')}: teacher force {largest:.3g} eV/Å > {max_force:g}",
+                      flush=True)
+            else:
+                kept.append((name, f))
+        rows = kept
+    if not rows:
+        raise SystemExit("no frames to pack")
+    frames = [f for _, f in rows]
+    try:
+        data = {
+            "n_atoms": np.array([len(f) for f in frames], np.int32),
+            "numbers": np.concatenate([f.numbers for f in frames]).astype(np.uint8),
+            "positions": np.concatenate([f.positions for f in frames]).astype(np.float32),
+            "forces": np.concatenate([f.get_forces() for f in frames]).astype(np.float32),
+            "cell": np.array([f.cell[:] for f in frames], np.float32),
+            "pbc": np.array([f.pbc for f in frames], bool),
+            "energy": np.array([f.get_potential_energy() for f in frames], np.float64),
+            "stress": np.array([f.get_stress(voigt=True) for f in frames], np.float32),
+        }
+    except Exception as exc:  # a frame without energy, forces or stress
+        raise SystemExit(f"every frame needs energy, forces and stress: {exc}")
+    data["step"] = np.array([f.info.get("step", -1) for f in frames], np.int32)
+    data["target_temperature_K"] = np.array(
+        [f.info.get("target_temperature_K", np.nan) for f in frames])
+    data["file_stem"] = np.array([name for name, _ in rows])
+    for key in PACKED_STRINGS[1:]:
+        data[key] = np.array([str(f.info.get(key, "")) for f in frames])
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(output, **data)
+    size = Path(output).stat().st_size
+    print(f"{output}: {len(frames)} frames from {len(files)} files, {size / 1e6:.1f} MB", flush=True)
+
+
+def unpack_frames(path):
+    """The frames of a packed file (labels as single-point results), with their file names."""
+    from ase import Atoms
+
+    from aseml_zif.data import with_labels
+
+    with np.load(path) as data:
+        d = {k: data[k] for k in data.files}
+    ends = np.cumsum(d["n_atoms"])
+    rows = []
+    for k, (lo, hi) in enumerate(zip(ends - d["n_atoms"], ends)):
+        atoms = Atoms(numbers=d["numbers"][lo:hi], positions=d["positions"][lo:hi],
+                      cell=d["cell"][k], pbc=d["pbc"][k])
+        info = {key: str(d[key][k]) for key in PACKED_STRINGS[1:] if d[key][k]}
+        if d["step"][k] >= 0:
+            info["step"] = int(d["step"][k])
+        if np.isfinite(d["target_temperature_K"][k]):
+            info["target_temperature_K"] = float(d["target_temperature_K"][k])
+        atoms.info = info
+        rows.append((str(d["file_stem"][k]), with_labels(atoms, d["energy"][k], d["forces"][lo:hi],
+                                                    d["stress"][k])))
+    return rows
+
+
+def unpack(path, out_dir):
+    """Write the packed frames back to extxyz, one ``OUT_DIR/<file>.xyz`` per packed file."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = unpack_frames(path)
+    for name in dict.fromkeys(n for n, _ in rows):
+        frames = [f for n, f in rows if n == name]
+        write_atomically(frames, out_dir / f"{name}.xyz")
+        print(f"{out_dir / name}.xyz: {len(frames)} frames", flush=True)

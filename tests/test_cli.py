@@ -130,6 +130,46 @@ def test_parse_assignments():
         parse_assignments(["r_max"])
 
 
+def test_train_forwards_resume_and_init(tmp_path, monkeypatch):
+    import aseml_zif.training
+    from aseml_zif.training import TrainingRun
+
+    checkpoint = tmp_path / "round1.ckpt"
+    checkpoint.write_bytes(b"")
+    calls = []
+
+    def fake_train(config, directory, hyperparameters=None, env=None, resume=False):
+        calls.append((config["training_module"]["model"], directory.name, resume))
+        return TrainingRun(directory, directory / "best.ckpt", directory / "last.ckpt",
+                           directory / "metrics.csv", dict(hyperparameters or {}))
+
+    def fake_run_grid(*args, **kwargs):
+        calls.append(kwargs)
+        return []
+
+    monkeypatch.setattr(aseml_zif.training, "train", fake_train)
+    monkeypatch.setattr(aseml_zif.training, "run_grid", fake_run_grid)
+    common = ["train", "a.xyz", "b.xyz", "--workdir", str(tmp_path / "work"), "--no-package"]
+    assert main([*common, "--resume", "--init", str(checkpoint)]) == 0
+    assert main(common) == 0
+    assert main([*common, "--grid", "r_max=4,5", "--resume", "--init", str(checkpoint)]) == 0
+    assert main([*common, "--grid", "r_max=4,5"]) == 0
+    start = {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": str(checkpoint),
+             "compile_mode": "eager"}
+    assert calls[0] == (start, "run", True)
+    assert calls[1][1:] == ("run", False) and calls[1][0]["_target_"] != start["_target_"]
+    assert calls[2]["resume"] is True and calls[2]["initial_checkpoint"] == str(checkpoint)
+    assert calls[3]["resume"] is False and calls[3]["initial_checkpoint"] is None
+
+
+@pytest.mark.parametrize("grid", [[], ["--grid", "r_max=4,5"]], ids=["single", "grid"])
+def test_train_missing_init_is_one_clean_line(grid, tmp_path, capsys):
+    missing = tmp_path / "round1" / "student.nequip.zip"
+    status = main(["train", "a.xyz", "b.xyz", *grid, "--init", str(missing),
+                   "--workdir", str(tmp_path / "work")])
+    _one_line_error(capsys, status, str(missing))
+
+
 def _thermo_rows(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))

@@ -73,7 +73,7 @@ def test_grid_runs_every_combination(tmp_path, monkeypatch):
 
     calls = []
 
-    def fake_train(config, directory, hyperparameters=None, env=None):
+    def fake_train(config, directory, hyperparameters=None, env=None, resume=False):
         calls.append((config, directory, hyperparameters))
         return directory
 
@@ -85,3 +85,26 @@ def test_grid_runs_every_combination(tmp_path, monkeypatch):
     config, _, hyper = calls[3]
     assert config["cutoff_radius"] == 6.0 and config["training_module"]["model"]["l_max"] == 2
     assert config["trainer"]["max_epochs"] == 3 and hyper == {"max_epochs": 3, "r_max": 6.0, "l_max": 2}
+
+
+def test_grid_forwards_resume_and_initial_checkpoint(tmp_path, monkeypatch):
+    from aseml_zif.training import runner
+
+    package = tmp_path / "round1.nequip.zip"
+    package.write_bytes(b"")
+    calls = []
+
+    def fake_train(config, directory, hyperparameters=None, env=None, resume=False):
+        calls.append((config["training_module"]["model"], resume))
+        return directory
+
+    monkeypatch.setattr(runner, "train", fake_train)
+    runner.run_grid("a.xyz", "b.xyz", tmp_path, {"r_max": [4.0, 6.0]}, progress=False,
+                    resume=True, initial_checkpoint=package)
+    start = {"_target_": "nequip.model.ModelFromPackage", "package_path": str(package.resolve()),
+             "compile_mode": "eager"}
+    assert calls == [(start, True), (start, True)]
+    with pytest.raises(ConfigError, match="missing.ckpt"):
+        runner.run_grid("a.xyz", "b.xyz", tmp_path, {"r_max": [4.0]}, progress=False,
+                        initial_checkpoint=tmp_path / "missing.ckpt")
+    assert len(calls) == 2  # nothing trained

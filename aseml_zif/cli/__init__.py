@@ -57,7 +57,8 @@ def main(argv=None):
         print(f"aseml-zif: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("aseml-zif: interrupted (MD commands resume when rerun with the same --workdir)",
+        print(("aseml-zif: interrupted (MD commands resume when rerun with the same --workdir, "
+               "train with --resume)"),
               file=sys.stderr)
         return 130
     return 0 if status is None else status

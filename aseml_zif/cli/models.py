@@ -44,11 +44,13 @@ def _train(args):
     workdir = output_dir(args.workdir)
     if grid:
         runs = run_grid(args.train, args.val, workdir, grid, test_file=args.test,
-                        architecture=args.architecture, **fixed)
+                        architecture=args.architecture, resume=args.resume,
+                        initial_checkpoint=args.init, **fixed)
     else:
         config = training_config(args.train, args.val, args.test, architecture=args.architecture,
-                                 seed=args.seed, device=args.device, **fixed)
-        runs = [train(config, workdir / "run", hyperparameters=fixed)]
+                                 seed=args.seed, device=args.device, initial_checkpoint=args.init,
+                                 **fixed)
+        runs = [train(config, workdir / "run", hyperparameters=fixed, resume=args.resume)]
     results = []
     for run in runs:
         entry = {"directory": run.directory, "hyperparameters": run.hyperparameters,
@@ -120,6 +122,13 @@ def register(subparsers):
     tr.add_argument("--seed", type=int, default=0, help="seed (default: 0)")
     tr.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="accelerator (default: cpu)")
     tr.add_argument("--workdir", default="training", help="output folder (default: training)")
+    tr.add_argument("--resume", action="store_true",
+                    help="continue interrupted runs in --workdir from their last.ckpt (rerun with "
+                    "the same configuration); runs without one start afresh")
+    tr.add_argument("--init", default=None, metavar="PATH",
+                    help="start from the weights of this nequip-train checkpoint or .nequip.zip "
+                    "package (fine-tuning, next active-learning round); the architecture is the "
+                    "checkpoint's and r_max must match it")
     tr.add_argument("--no-package", action="store_true", help="skip nequip-package build")
     tr.set_defaults(func=_train)
 

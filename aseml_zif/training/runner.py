@@ -112,7 +112,7 @@ def train(config, directory, hyperparameters=None, env=None, resume=False):
 
 
 def run_grid(train_file, val_file, directory, grid, test_file=None, architecture="nequip",
-             progress=True, env=None, **fixed):
+             progress=True, env=None, resume=False, initial_checkpoint=None, **fixed):
     """Train one model per combination of the hyperparameter ``grid`` (the paper's Table 1 scan).
 
     Parameters
@@ -129,22 +129,38 @@ def run_grid(train_file, val_file, directory, grid, test_file=None, architecture
         tqdm progress bar over the runs.
     env : dict, optional
         Extra environment variables for ``nequip-train`` (see :func:`train`).
+    resume : bool
+        Continue every run whose folder holds the ``last.ckpt`` of an interrupted run, start
+        the others afresh (see :func:`train`); ``grid`` and ``fixed`` must be the ones the
+        runs started with.
+    initial_checkpoint : path-like, optional
+        Every run starts from the weights of this ``nequip-train`` checkpoint or
+        ``.nequip.zip`` package (see :func:`training_config`).
     **fixed
         Hyperparameters common to all runs (e.g. ``max_epochs=100``).
 
     Returns
     -------
     list of TrainingRun
+
+    Raises
+    ------
+    ConfigError
+        Unknown hyperparameter, or ``initial_checkpoint`` is not a file (before any training).
+    TrainingError
+        A ``nequip-train`` run failed.
     """
     names = list(grid)
+    combos = [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+    # every configuration is checked before the first run and before the progress bar
+    configs = [training_config(train_file, val_file, test_file, architecture=architecture,
+                               initial_checkpoint=initial_checkpoint, **fixed, **h) for h in combos]
     runs = []
-    combos = list(itertools.product(*(grid[n] for n in names)))
-    for values in progress_bar(combos, desc="grid", unit="model", disable=not progress):
-        h = dict(zip(names, values))
+    for h, config in progress_bar(list(zip(combos, configs)), desc="grid", unit="model",
+                                  disable=not progress):
         tag = "-".join(f"{n}{v}" for n, v in h.items()) or "default"
-        config = training_config(train_file, val_file, test_file, architecture=architecture,
-                                 **fixed, **h)
-        runs.append(train(config, Path(directory) / tag, hyperparameters={**fixed, **h}, env=env))
+        runs.append(train(config, Path(directory) / tag, hyperparameters={**fixed, **h}, env=env,
+                          resume=resume))
     return runs
 
 

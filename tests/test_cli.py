@@ -153,13 +153,15 @@ def test_train_forwards_resume_and_init(tmp_path, monkeypatch):
     assert main([*common, "--resume", "--init", str(checkpoint)]) == 0
     assert main(common) == 0
     assert main([*common, "--grid", "r_max=4,5", "--resume", "--init", str(checkpoint)]) == 0
-    assert main([*common, "--grid", "r_max=4,5"]) == 0
+    assert main([*common, "--grid", "r_max=4,5", "--seed", "3", "--device", "cuda"]) == 0
     start = {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": str(checkpoint),
              "compile_mode": "eager"}
     assert calls[0] == (start, "run", True)
     assert calls[1][1:] == ("run", False) and calls[1][0]["_target_"] != start["_target_"]
     assert calls[2]["resume"] is True and calls[2]["initial_checkpoint"] == str(checkpoint)
     assert calls[3]["resume"] is False and calls[3]["initial_checkpoint"] is None
+    assert (calls[2]["seed"], calls[2]["device"]) == (0, "cpu")  # the defaults
+    assert (calls[3]["seed"], calls[3]["device"]) == (3, "cuda")  # a grid honours them too
 
 
 @pytest.mark.parametrize("grid", [[], ["--grid", "r_max=4,5"]], ids=["single", "grid"])

@@ -45,7 +45,7 @@ def _train(args):
     if grid:
         runs = run_grid(args.train, args.val, workdir, grid, test_file=args.test,
                         architecture=args.architecture, resume=args.resume,
-                        initial_checkpoint=args.init, **fixed)
+                        initial_checkpoint=args.init, seed=args.seed, device=args.device, **fixed)
     else:
         config = training_config(args.train, args.val, args.test, architecture=args.architecture,
                                  seed=args.seed, device=args.device, initial_checkpoint=args.init,

@@ -192,8 +192,13 @@ def _example_data(atoms, type_names, r_max):
     return AtomicDataDict.batched_from_list([data])
 
 
-def _write_package(model, data, destination, record, config_text):
-    """Write ``model`` as a nequip package (the steps of ``nequip-package build``)."""
+def _write_package(model, data, destination, config_text, record=None):
+    """Write ``model`` as a nequip package (the steps of ``nequip-package build``, eager model
+    only: the one ``load_potential`` and ``nequip-compile`` load).
+
+    ``record``: what a converted model says about its legacy source (``CONVERSION_RECORD``);
+    ``None`` for a model that was not converted (``benchmarks/student_architectures.py``).
+    """
     import torch
     import yaml
     from nequip.model.saved_models.package import _suppress_package_importer_exporter_warnings
@@ -221,7 +226,8 @@ def _write_package(model, data, destination, record, config_text):
             exp.save_pickle("model", "example_data.pkl", data, dependencies=True)
             exp.save_text("model", "config.yaml", config_text)
             exp.save_text("model", "package_metadata.txt", yaml.dump(metadata, default_flow_style=False))
-            exp.save_text("model", Path(CONVERSION_RECORD).name, yaml.dump(record, sort_keys=False))
+            if record is not None:
+                exp.save_text("model", Path(CONVERSION_RECORD).name, yaml.dump(record, sort_keys=False))
             exp.save_pickle("model", f"{_EAGER_MODEL_KEY}_model.pkl", modules, dependencies=True)
 
 
@@ -312,7 +318,7 @@ def convert_legacy_model(source, destination, dtype=None, progress=True):
     handle, tmp = tempfile.mkstemp(dir=destination.parent, suffix=".nequip.zip.part")
     os.close(handle)
     try:
-        _write_package(model.eval(), data, tmp, record, config_text)
+        _write_package(model.eval(), data, tmp, config_text, record)
         os.replace(tmp, destination)
     except Exception as exc:
         Path(tmp).unlink(missing_ok=True)

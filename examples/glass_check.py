@@ -62,12 +62,12 @@ def print_table(header, rows):
 
 def set_threads(threads):
     """``threads`` > 0: one setting for this process (torch) and the subprocesses (env)."""
+    from aseml_zif.cli.common import apply_threads
+
     env = dict(os.environ)
     if threads > 0:
         env.update({name: str(threads) for name in THREAD_VARIABLES})
-        import torch
-
-        torch.set_num_threads(threads)
+    apply_threads(threads)
     return env
 
 

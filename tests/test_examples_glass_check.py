@@ -111,6 +111,26 @@ def test_glass_module_reexports_the_run_readers_and_profiles():
     assert glass.plot_profiles is glass_figure.plot_profiles
 
 
+def test_set_threads_sets_torch_and_the_subprocess_environment(monkeypatch):
+    """``--threads N``: torch here (aseml_zif.cli.common.apply_threads) and OMP/MKL/OpenBLAS of
+    the children; 0 changes neither."""
+    import torch
+
+    gc = load_script()
+    saved = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    try:
+        torch.set_num_threads(2)
+        env = gc.set_threads(0)
+        assert torch.get_num_threads() == 2 and env["OMP_NUM_THREADS"] == "2"
+        env = gc.set_threads(1)
+        assert torch.get_num_threads() == 1
+        assert all(env[name] == "1" for name in gc.THREAD_VARIABLES)
+        assert os.environ["OMP_NUM_THREADS"] == "2"  # only the children's copy
+    finally:
+        torch.set_num_threads(saved)
+
+
 @pytest.fixture(scope="module")
 def meltquench_run(tmp_path_factory):
     """A melt-quench of 34 steps with the demo model, run twice (the second resumes: nothing to do)."""

@@ -1,5 +1,5 @@
 """``aseml-zif benchmark``: cost of potentials in µs/atom/call, paper's protocol (Table 1)."""
-from .common import load_calculator, output_dir, write_json
+from .common import add_threads_argument, apply_threads, load_calculator, output_dir, write_json
 from .md import load_structure
 
 __all__ = ["model_labels", "register"]
@@ -27,6 +27,7 @@ def _benchmark(args):
     atoms = load_structure(args.structure, args.supercell)
     specs = args.model or ["demo"]
     labels = model_labels(specs)
+    threads = apply_threads(args.threads)
     results = {}
     for label, spec in zip(labels, specs):
         calc = load_calculator(spec, args.device, compile=args.compile)
@@ -37,7 +38,8 @@ def _benchmark(args):
         print(f"ratios to {labels[0]}: {ratios}")
     out = output_dir(args.out)
     write_json(out / "benchmark.json", {"n_atoms": len(atoms), "calls": args.calls,
-                                        "warmup": args.warmup, "us_per_atom_call": results,
+                                        "warmup": args.warmup, "torch_threads": threads,
+                                        "us_per_atom_call": results,
                                         "ratio_to_first": ratios})
 
 
@@ -54,6 +56,7 @@ def register(subparsers):
     parser.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda:N' (default: auto)")
     parser.add_argument("--compile", action="store_true",
                         help="time the AOTInductor builds of the models (compiled once, cached)")
+    add_threads_argument(parser)
     parser.add_argument("--structure", default="crystal", help="'crystal' or a structure file")
     parser.add_argument("--supercell", type=int, nargs=3, default=(1, 1, 1), metavar=("NA", "NB", "NC"),
                         help="repeat the structure (default: 1 1 1 = 272 atoms)")

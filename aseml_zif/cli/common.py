@@ -1,6 +1,9 @@
-"""Helpers shared by the subcommands: output folders, JSON, figures, potentials, structures."""
+"""Helpers shared by the subcommands: output folders, JSON, figures, potentials, threads,
+structures."""
+import argparse
 import importlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +12,8 @@ from ..errors import AsemlZifError, ModelError
 
 __all__ = [
     "add_model_arguments",
+    "add_threads_argument",
+    "apply_threads",
     "load_calculator",
     "output_dir",
     "read_atoms",
@@ -94,6 +99,58 @@ def add_model_arguments(parser, default="demo"):
         help="compile the model with AOTInductor (legacy models are converted first); the "
         "first time takes minutes, the build is cached for later runs",
     )
+
+
+def _thread_count(text):
+    """``--threads`` value: a whole number from 0 (torch's default) to the number of CPUs."""
+    try:
+        threads = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    cpus = os.cpu_count()
+    if threads < 0 or (cpus and threads > cpus):
+        # an AOTInductor build that follows the runtime thread count sizes its per-thread
+        # buffers by the CPU count it was compiled with: more threads would overrun them
+        raise argparse.ArgumentTypeError(
+            f"expected 0 (torch's default) to {cpus or 'the number of CPUs'}, got {threads}")
+    return threads
+
+
+def add_threads_argument(parser):
+    """Add ``--threads N`` (torch intra-op threads, see :func:`apply_threads`) to a parser.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        Parser of a subcommand that runs MD or many model calls; its command calls
+        :func:`apply_threads` with ``args.threads`` before it loads the model.
+    """
+    parser.add_argument(
+        "--threads", type=_thread_count, default=None, metavar="N",
+        help="torch intra-op threads (default: torch's, all cores); small compiled models can "
+        "run faster with 1",
+    )
+
+
+def apply_threads(threads):
+    """Set torch's intra-op thread count for this process, before a model is loaded.
+
+    Parameters
+    ----------
+    threads : int or None
+        ``N > 0``: ``torch.set_num_threads(N)``; it also holds for AOTInductor-compiled models,
+        whose kernels run on torch's OpenMP runtime. ``None`` or ``0``: leave torch's default.
+
+    Returns
+    -------
+    int
+        ``torch.get_num_threads()`` afterwards.
+    """
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+    return torch.get_num_threads()
 
 
 def _calculator_from_factory(spec):

@@ -1,7 +1,8 @@
 """``aseml-zif dataset convert|split|label``: reference data for training (:mod:`aseml_zif.data`)."""
 from pathlib import Path
 
-from .common import add_model_arguments, load_calculator, output_dir, save_figure, write_json
+from .common import (add_model_arguments, add_threads_argument, apply_threads, load_calculator, output_dir,
+                     save_figure, write_json)
 
 __all__ = ["register", "read_inputs"]
 
@@ -57,6 +58,7 @@ def _label(args):
     from ..data import label
 
     frames = read_inputs(args.inputs)
+    apply_threads(args.threads)
     calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     label(frames, calc, args.out)
     print(f"labelled {len(frames)} frames into {args.out}")
@@ -96,5 +98,6 @@ def register(subparsers):
                              "teacher); resumable: frames already in OUT are skipped.")
     lab.add_argument("inputs", nargs="+", help="CP2K prefixes or extxyz/.db files")
     add_model_arguments(lab)
+    add_threads_argument(lab)
     lab.add_argument("--out", required=True, help="output .extxyz or .db file (appended)")
     lab.set_defaults(func=_label)

@@ -8,7 +8,8 @@ import numpy as np
 
 from .._deprecation import renamed_argument
 from .analysis import structure_analysis, summary_of
-from .common import add_model_arguments, load_calculator, output_dir, save_figure, write_json
+from .common import (add_model_arguments, add_threads_argument, apply_threads, load_calculator, output_dir,
+                     save_figure, write_json)
 from .md import run_protocol
 
 __all__ = ["register", "demo_stages", "run_demo"]
@@ -162,6 +163,7 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_
 
 def _demo(args):
     steps = QUICK_STEPS if args.quick else args.steps
+    apply_threads(args.threads)
     report = run_demo(args.out, args.model, steps, args.timestep_fs, args.t_max, args.device,
                       args.dtype, args.seed, compile=args.compile)
     for name in ("crystal", "final"):
@@ -183,6 +185,7 @@ def register(subparsers):
         "downloads. Rerunning the same command resumes an interrupted run.")
     parser.add_argument("--out", default="demo_out", help="output folder (default: demo_out)")
     add_model_arguments(parser)
+    add_threads_argument(parser)
     parser.add_argument("--steps", type=int, default=6000,
                         help="total MD steps of the melt-quench, a quarter per stage (default: 6000)")
     parser.add_argument("--quick", action="store_true",

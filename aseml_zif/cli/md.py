@@ -1,7 +1,8 @@
 """``aseml-zif md nvt|npt`` and ``aseml-zif meltquench``: restartable MD runs (:mod:`aseml_zif.md`)."""
 from pathlib import Path
 
-from .common import add_model_arguments, load_calculator, output_dir, read_atoms, save_figure, write_json
+from .common import (add_model_arguments, add_threads_argument, apply_threads, load_calculator, output_dir,
+                     read_atoms, save_figure, write_json)
 
 __all__ = ["register", "load_structure", "plot_thermo", "thermo_summary", "run_protocol"]
 
@@ -90,6 +91,7 @@ def add_run_arguments(parser, workdir):
     parser.add_argument("--supercell", type=int, nargs=3, default=(1, 1, 1), metavar=("NA", "NB", "NC"),
                         help="repeat the structure (default: 1 1 1)")
     add_model_arguments(parser)
+    add_threads_argument(parser)
     parser.add_argument("--workdir", default=workdir,
                         help=f"run folder; rerunning the same command there resumes (default: {workdir})")
     parser.add_argument("--timestep-fs", type=float, default=0.5,
@@ -115,6 +117,7 @@ def _md(args):
         stage = Stage(NPT_CELLS[args.cell], args.time_ps, args.temperature, pressure_GPa=args.pressure_gpa,
                       tdamp_fs=args.tdamp_fs, pdamp_fs=args.pdamp_fs)
     atoms = load_structure(args.structure, args.supercell)
+    apply_threads(args.threads)
     calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     _, results = run_protocol(atoms, calc, [stage], args.workdir, args)
     print(f"wrote {Path(args.workdir) / 'results.json'}: {results['summary']}")
@@ -128,6 +131,7 @@ def _meltquench(args):
                          ensemble=NPT_CELLS[args.cell] if args.pressure_gpa is not None else "nvt",
                          pressure_GPa=args.pressure_gpa)
     atoms = load_structure(args.structure, args.supercell)
+    apply_threads(args.threads)
     calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     _, results = run_protocol(atoms, calc, stages, args.workdir, args)
     print(f"wrote {Path(args.workdir) / 'results.json'}: {results['summary']}")

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AsemlZifError
-from .common import add_model_arguments, load_calculator, output_dir, save_figure, write_json
+from .common import (add_model_arguments, add_threads_argument, apply_threads, load_calculator, output_dir,
+                     save_figure, write_json)
 
 __all__ = ["register", "mean_pressure_volume"]
 
@@ -109,6 +110,7 @@ def _md_input(args):
     from .md import load_structure
 
     atoms = load_structure(args.structure, args.supercell)
+    apply_threads(args.threads)
     atoms.calc = load_calculator(args.model, args.device, args.dtype, args.compile)
     options = dict(timestep_fs=args.timestep_fs, interval=args.interval, tdamp_fs=args.tdamp_fs,
                    n_steps=_steps(args.time_ps, args.timestep_fs),
@@ -153,6 +155,7 @@ def _add_md_arguments(parser, out, time_ps, equilibration_ps):
     parser.add_argument("--supercell", type=int, nargs=3, default=(1, 1, 1), metavar=("NA", "NB", "NC"),
                         help="repeat the structure (default: 1 1 1)")
     add_model_arguments(parser)
+    add_threads_argument(parser)
     parser.add_argument("--temperature", type=float, required=True, help="temperature in K")
     parser.add_argument("--time-ps", type=float, default=time_ps,
                         help=f"sampled time in ps (default: {time_ps})")

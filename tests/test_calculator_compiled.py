@@ -3,6 +3,8 @@
 Compiling takes minutes, so the real compiles are ``slow``; the fallbacks (no compiler, a
 failing compiler) and the cache key run in the default suite on the shipped demo model.
 """
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -57,6 +59,48 @@ def test_cache_key_follows_source_dtype_and_device():
     import torch
 
     assert torch.__version__.replace("+", "_") in key and nequip.__version__ in key
+
+
+@pytest.fixture
+def torch_threads():
+    import torch
+
+    before = torch.get_num_threads()
+    yield torch
+    torch.set_num_threads(before)
+
+
+def test_cpu_build_is_made_and_kept_per_thread_count(torch_threads, monkeypatch, tmp_path):
+    """Inductor writes CPU kernels for the thread count it compiles with: the compiler child
+    gets this process's count, and builds for other counts are cached apart (GPU builds not)."""
+    torch_threads.set_num_threads(1)
+    one = compiled._cache_key("ab" * 32, "float32", "cpu")
+    gpu = compiled._cache_key("ab" * 32, "float32", "cuda:0")
+    torch_threads.set_num_threads(2)
+    assert one.endswith("-threads1")
+    assert compiled._cache_key("ab" * 32, "float32", "cpu") == one.replace("threads1", "threads2")
+    assert compiled._cache_key("ab" * 32, "float32", "cuda:0") == gpu and "threads" not in gpu
+
+    seen = []
+
+    class FakeCompiler:
+        def __init__(self, command, stdout, stderr, env):
+            seen.append((command, env))
+            Path(command[4]).write_bytes(b"")  # the output file
+
+        def wait(self):
+            return 0
+
+        def poll(self):
+            return 0
+
+    monkeypatch.setattr(compiled.subprocess, "Popen", FakeCompiler)
+    monkeypatch.setenv("OMP_NUM_THREADS", "7")  # what the user's shell had: not what is built for
+    for n in (1, 2):
+        torch_threads.set_num_threads(n)
+        compiled._run_compiler(tmp_path / "m.nequip.zip", tmp_path / f"m{n}.nequip.pt2", "cpu")
+    compiled._run_compiler(tmp_path / "m.nequip.zip", tmp_path / "g.nequip.pt2", "cuda:0")
+    assert [env["OMP_NUM_THREADS"] for _, env in seen] == ["1", "2", "7"]
 
 
 @pytest.mark.slow

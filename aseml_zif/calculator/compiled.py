@@ -4,8 +4,10 @@
 (:func:`aseml_zif.convert_legacy_model`); the current nequip model is then compiled with
 ``nequip-compile --mode aotinductor --target ase`` for the device. Both results are cached in
 ``$ASEML_ZIF_CACHE`` (default ``~/.cache/aseml_zif``), under a key made of the source file's
-SHA-256, the dtype, the device type and the torch and nequip versions: a ``.nequip.pt2`` only
-runs on the platform, device and torch it was built with.
+SHA-256, the dtype, the device type, the torch and nequip versions and, on the CPU, the number
+of torch threads: a ``.nequip.pt2`` only runs on the platform, device and torch it was built
+with, and a CPU build is made for the thread count of the process that asks for it (set it
+first: ``torch.set_num_threads``, ``aseml-zif ... --threads``).
 """
 import dataclasses
 import os
@@ -36,12 +38,22 @@ def cache_dir():
     return default_cache_dir()
 
 
+def _cpu_threads(device):
+    """torch's intra-op thread count for a CPU build, ``None`` for other devices."""
+    import torch
+
+    return torch.get_num_threads() if device.split(":")[0] == "cpu" else None
+
+
 def _cache_key(source_sha, dtype, device):
     import nequip
     import torch
 
     device_type = device.split(":")[0]
     parts = [source_sha[:16], dtype, device_type, f"torch{torch.__version__}", f"nequip{nequip.__version__}"]
+    threads = _cpu_threads(device)
+    if threads is not None:
+        parts.append(f"threads{threads}")
     return "-".join(p.replace("+", "_") for p in parts)
 
 
@@ -69,14 +81,24 @@ def converted_package_path(source, dtype=None, source_sha=None):
 
 
 def _run_compiler(package, output, device):
-    """Run nequip-compile in a child process, printing a line every ~30 s; raise on failure."""
+    """Run nequip-compile in a child process, printing a line every ~30 s; raise on failure.
+
+    A CPU build is compiled with this process's torch thread count (``OMP_NUM_THREADS`` of the
+    child): inductor writes its kernels for the count it compiles with, and a build made for two
+    threads ran 1.6× slower on one thread than a build made for one (round-2 fast student, 272
+    atoms: 16.2 against 10.4 ms per call in NVT MD, ``benchmarks/md_overhead.py``).
+    """
     env = dict(os.environ)
     env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
+    threads = _cpu_threads(device)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = str(threads)
     log_path = output.with_name(output.name + ".log")
     command = [sys.executable, "-m", "nequip.scripts.compile", str(package), str(output),
                "--device", device.split(":")[0] if device.startswith("cuda") else device,
                "--mode", "aotinductor", "--target", "ase"]
-    print(f"compiling {package.name} with AOTInductor for {device}: this takes a few minutes, "
+    target = f"{device}, {threads} thread{'s' * (threads != 1)}" if threads is not None else device
+    print(f"compiling {package.name} with AOTInductor for {target}: this takes a few minutes, "
           f"once (log: {log_path})", flush=True)
     start = time.monotonic()
     with open(log_path, "w") as log:

@@ -139,7 +139,8 @@ def apply_threads(threads):
     ----------
     threads : int or None
         ``N > 0``: ``torch.set_num_threads(N)``; it also holds for AOTInductor-compiled models,
-        whose kernels run on torch's OpenMP runtime. ``None`` or ``0``: leave torch's default.
+        whose kernels run on torch's OpenMP runtime, and ``--compile`` builds for this count
+        (:mod:`aseml_zif.calculator.compiled`). ``None`` or ``0``: leave torch's default.
 
     Returns
     -------

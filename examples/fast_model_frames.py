@@ -33,12 +33,6 @@ def write_atomically(frames, path):
     os.replace(partial, path)
 
 
-def set_threads(threads):
-    import torch
-
-    torch.set_num_threads(threads)
-
-
 # ------------------------------------------------------------------------------- 3. label
 def part_path(out, worker, workers):
     out = Path(out)
@@ -59,6 +53,7 @@ def unlabelled(path):
 
 def label(inp, out, teacher, compile=False, worker=None, workers=None, threads=1):
     import aseml_zif
+    from aseml_zif.cli.common import apply_threads
     from aseml_zif.data import label as label_frames
 
     frames = unlabelled(inp)
@@ -68,7 +63,7 @@ def label(inp, out, teacher, compile=False, worker=None, workers=None, threads=1
         lo, hi = chunk(len(frames), worker, workers)
         frames, out = frames[lo:hi], part_path(out, worker, workers)
         print(f"worker {worker}/{workers}: frames {lo}..{hi - 1} -> {out}", flush=True)
-    set_threads(threads)
+    apply_threads(threads)
     label_frames(frames, aseml_zif.load_potential(teacher, device="cpu", compile=compile), out)
 
 

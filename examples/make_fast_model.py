@@ -73,7 +73,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_demo_model as demo  # noqa: E402  (base structures, rattled/strained copies, teacher path)
-from fast_model_frames import (bare, label, merge, pack, set_threads, unpack,  # noqa: E402
+from fast_model_frames import (bare, label, merge, pack, unpack,  # noqa: E402
                                write_atomically)
 
 #: groups held out by default: two glasses (CN 3.875 and 3.9375) and the experimental crystal
@@ -247,8 +247,9 @@ def candidates(out_dir, student, p, compile=False, threads=1, dry_run=False, ste
         else:
             if calculator is None:
                 import aseml_zif
+                from aseml_zif.cli.common import apply_threads
 
-                set_threads(threads)
+                apply_threads(threads)
                 calculator = aseml_zif.load_potential(student, device="cpu", compile=compile)
             frames, stop = md_frames(bases[run["group"]], run, p, calculator,
                                      out_dir / "md" / run["name"], progress)

@@ -172,6 +172,24 @@ def test_train_missing_init_is_one_clean_line(grid, tmp_path, capsys):
     _one_line_error(capsys, status, str(missing))
 
 
+@pytest.mark.parametrize("refused", [["--set", "r_maxx=5"], ["--grid", "r_maxx=4,5"],
+                                     ["--init", "nowhere.ckpt"], ["--grid", "r_max=4,5", "--init",
+                                                                  "nowhere.ckpt"]],
+                         ids=["set", "grid", "init", "grid-init"])
+def test_train_refused_config_creates_no_workdir(refused, tmp_path, capsys):
+    workdir = tmp_path / "new" / "work"
+    status = main(["train", "a.xyz", "b.xyz", *refused, "--workdir", str(workdir)])
+    _one_line_error(capsys, status, "r_maxx" if "r_maxx" in refused[1] else "nowhere.ckpt")
+    assert not (tmp_path / "new").exists()
+
+
+def test_train_workdir_that_is_a_file_is_one_clean_line(tmp_path, capsys):
+    workdir = tmp_path / "work"
+    workdir.write_text("")
+    status = main(["train", "a.xyz", "b.xyz", "--grid", "r_max=4,5", "--workdir", str(workdir)])
+    _one_line_error(capsys, status, str(workdir), "not a folder")
+
+
 def _thermo_rows(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))

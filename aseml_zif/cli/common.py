@@ -23,12 +23,26 @@ __all__ = [
 ]
 
 
-def output_dir(path):
-    """Create (if needed) and return the output folder ``path`` as a :class:`~pathlib.Path`."""
+def output_dir(path, create=True):
+    """Create (if needed) and return the output folder ``path`` as a :class:`~pathlib.Path`.
+
+    Parameters
+    ----------
+    path : path-like
+        The folder.
+    create : bool
+        ``False``: only check it, for a command that creates it once its inputs are accepted.
+
+    Raises
+    ------
+    AsemlZifError
+        ``path`` exists and is not a folder.
+    """
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AsemlZifError(f"{path}: exists and is not a folder")
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 

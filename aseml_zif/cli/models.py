@@ -41,7 +41,8 @@ def _train(args):
 
     fixed = parse_assignments(args.set)
     grid = parse_assignments(args.grid, lists=True)
-    workdir = output_dir(args.workdir)
+    # created by train() once the configurations are accepted: a refused one leaves no folder
+    workdir = output_dir(args.workdir, create=False)
     if grid:
         runs = run_grid(args.train, args.val, workdir, grid, test_file=args.test,
                         architecture=args.architecture, resume=args.resume,
@@ -58,7 +59,8 @@ def _train(args):
         if not args.no_package:
             entry["model"] = package(run.best_checkpoint, run.directory / "model.nequip.zip")
         results.append(entry)
-    path = write_json(workdir / "results.json", {"architecture": args.architecture, "runs": results})
+    path = write_json(output_dir(workdir) / "results.json",
+                      {"architecture": args.architecture, "runs": results})
     print(f"trained {len(runs)} model(s); wrote {path}")
 
 

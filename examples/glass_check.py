@@ -7,8 +7,9 @@
     python examples/glass_check.py figure mq/seed0 --out mq/glass_vs_abinitio.png
 
 meltquench runs, per seed, exactly ``aseml-zif meltquench crystal --model M [--compile]
---equilibrate-ps 10 --seed S --workdir OUT/seedS`` and records its speed in OUT/seedS/speed.json
-next to the model's own time per call. criteria judges the frames of each run's final 300 K
+--equilibrate-ps 10 --seed S --workdir OUT/seedS`` and records in OUT/seedS/speed.json the wall
+time of each invocation and the speed the run measured in its own steps: steps/s next to the
+model's own time per call (aseml_zif.md.timing, the run's timing.jsonl). criteria judges the frames of each run's final 300 K
 stage (aseml_zif.analysis.glass) next to the ten ab initio glasses and the crystal. validate300
 runs 10 ps of 300 K NVT on each ab initio glass (the paper's Fig. S3: CN and rings unchanged).
 figure draws RDF/PMF, N-Zn-N angles and ring sizes of the runs against the ab initio glasses.
@@ -92,11 +93,16 @@ def watchdog_stop(stderr_text, status):
 
 def invoke(command, workdir, env):
     """Run ``command`` once (stderr teed to the terminal and workdir/meltquench.log); return the
-    invocation record: wall time, steps before/after (thermo.csv), exit status, watchdog stop."""
+    invocation record: wall time, steps before/after (thermo.csv), exit status, watchdog stop, and
+    ``timing``, the run's own record of its steps (aseml_zif.md.timing; None if it did none)."""
+    from aseml_zif.md import RUN_FILES
     from aseml_zif.md.results import run_status
+    from aseml_zif.md.timing import read_timing
 
     Path(workdir).mkdir(parents=True, exist_ok=True)
     before = run_status(workdir)["step"]
+    timing = Path(workdir) / RUN_FILES["timing"]
+    known = len(read_timing(timing))
     chunks, started = [], time.strftime("%Y-%m-%d %H:%M:%S")
     stream = getattr(sys.stderr, "buffer", None)
 
@@ -120,47 +126,36 @@ def invoke(command, workdir, env):
         returncode = proc.wait()
     wall = time.perf_counter() - start
     status = run_status(workdir)
+    new = read_timing(timing)[known:]
     return {"command": shlex.join(command), "started": started,
             "wall_s": wall, "steps_before": before, "steps_after": status["step"],
             "steps_done": max(0, status["step"] - before), "returncode": returncode,
             "watchdog_stop": watchdog_stop(b"".join(chunks).decode(errors="replace"), status),
-            "finished": status["finished"], "interrupted": interrupted}
+            "finished": status["finished"], "interrupted": interrupted,
+            "timing": new[-1] if new else None}
 
 
-def speed_summary(invocations, model_time_s=None):
-    """Totals over invocations; MD overhead = (1/steps_per_s − model_time) / model_time, in %."""
-    wall = sum(i["wall_s"] for i in invocations)
-    steps = sum(i["steps_done"] for i in invocations)
-    rate = steps / wall if wall > 0 and steps > 0 else None
-    out = {"n_invocations": len(invocations), "total_wall_s": wall, "total_steps": steps,
-           "steps_per_s": rate, "s_per_step": 1.0 / rate if rate else None,
-           "model_time_per_call_s": model_time_s, "md_overhead_percent": None,
-           "watchdog_stop": next((i["watchdog_stop"] for i in invocations[::-1] if i["watchdog_stop"]), None)}
-    if rate and model_time_s:
-        out["md_overhead_percent"] = 100.0 * (1.0 / rate - model_time_s) / model_time_s
-    return out
+#: table column -> (key of the in-run speed, format)
+SPEED_COLUMNS = {"steps/s": ("steps_per_s", ".2f"), "ms/step": ("ms_per_step", ".2f"),
+                 "model ms/call": ("model_ms_per_call", ".2f"),
+                 "MD overhead %": ("md_overhead_percent", ".1f")}
 
 
-def final_structure(workdir):
-    from ase.io import read
-
-    for name in ("final.extxyz", "trajectory.traj"):
-        if (Path(workdir) / name).is_file():
-            return read(Path(workdir) / name, index=-1)
-    from aseml_zif.structures import zif4_crystal
-
-    return zif4_crystal()
+def speed_cell(speed, key, fmt):
+    """``speed[key]`` in format ``fmt``; "-" when there is no speed or no such value."""
+    return format(speed[key], fmt) if speed and speed.get(key) is not None else "-"
 
 
-def model_time(model, compile, atoms, n_calls):
-    """Seconds per energy+forces+stress call of the model alone, and its load time (s)."""
-    from aseml_zif import load_potential
-    from aseml_zif.training.evaluation import efficiency
+def speed_summary(invocations):
+    """Totals over invocations: their wall time (start-up included) and logged steps, and
+    ``in_run``: the speed the runs measured in their own steps (steps/s, model ms per call, MD
+    overhead %: aseml_zif.md.timing.timing_summary; None before any step)."""
+    from aseml_zif.md.timing import timing_summary
 
-    start = time.perf_counter()
-    calc = load_potential(model, device="auto", compile=compile)
-    load_s = time.perf_counter() - start
-    return efficiency(calc, atoms, n_calls=n_calls, progress=False) * len(atoms) * 1e-6, load_s
+    return {"n_invocations": len(invocations), "total_wall_s": sum(i["wall_s"] for i in invocations),
+            "total_steps": sum(i["steps_done"] for i in invocations),
+            "in_run": timing_summary([i["timing"] for i in invocations if i.get("timing")]),
+            "watchdog_stop": next((i["watchdog_stop"] for i in invocations[::-1] if i["watchdog_stop"]), None)}
 
 
 def cmd_meltquench(args):
@@ -184,30 +179,24 @@ def cmd_meltquench(args):
             print("running:", shlex.join(command), flush=True)
             workdir.mkdir(parents=True, exist_ok=True)
             record["invocations"].append(last := invoke(command, workdir, env))
-            record.pop("model", None)  # timed again below, right after this invocation
             save_json(workdir / "speed.json", record)
             if last["interrupted"]:
                 sys.exit(f"interrupted; {workdir}/speed.json kept: rerun to resume")
             if last["returncode"] and not last["watchdog_stop"]:
                 print(f"seed {seed}: aseml-zif failed (exit {last['returncode']}); see {workdir}/meltquench.log")
                 continue
-        if "model" not in record:
-            seconds, load_s = model_time(args.model, args.compile, final_structure(workdir), args.n_calls)
-            record["model"] = {"name": str(args.model), "compile": args.compile,
-                               "time_per_call_s": seconds, "load_s": load_s, "n_calls": args.n_calls,
-                               "device": "auto",
-                               "threads": args.threads or None}
-        record.update(speed_summary(record["invocations"], record["model"]["time_per_call_s"]))
-        record["finished"] = run_status(workdir)["finished"]
+        record = {"invocations": record["invocations"], "model": str(args.model), "compile": args.compile,
+                  "threads": args.threads or None, **speed_summary(record["invocations"]),
+                  "finished": run_status(workdir)["finished"]}
         save_json(workdir / "speed.json", record)
+        speed = [speed_cell(record["in_run"], key, fmt) for key, fmt in SPEED_COLUMNS.values()]
         rows.append([seed, record["n_invocations"], record["total_steps"], f"{record['total_wall_s']:.1f}",
-                     f"{record['steps_per_s']:.2f}" if record["steps_per_s"] else "-",
-                     f"{1e3 * record['model']['time_per_call_s']:.1f}", f"{record['model']['load_s']:.1f}",
-                     f"{record['md_overhead_percent']:.1f}" if record["md_overhead_percent"] is not None else "-",
-                     "yes" if record["finished"] else "no", "STOPPED" if record["watchdog_stop"] else "-"])
-    print_table(["seed", "calls", "steps", "wall s", "steps/s", "model ms/call", "model load s",
-                 "MD overhead %", "finished", "watchdog"], rows)
-    print("wall s includes each invocation's start-up (Python, torch, model load or compile)")
+                     *speed, "yes" if record["finished"] else "no",
+                     "STOPPED" if record["watchdog_stop"] else "-"])
+    print_table(["seed", "invocations", "steps", "wall s", *SPEED_COLUMNS, "finished", "watchdog"], rows)
+    print("steps/s, ms/step, model ms/call and MD overhead: measured by the runs in the same steps "
+          "(timing.jsonl); wall s includes each invocation's start-up (Python, torch, model load or "
+          "compile)")
 
 
 # ----------------------------------------------------------------------------- criteria
@@ -349,7 +338,6 @@ def main(argv=None):
     mq.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     mq.add_argument("--out", required=True, help="runs go to OUT/seedS")
     mq.add_argument("--threads", type=int, default=1, help="torch/OpenMP threads (0: leave as is)")
-    mq.add_argument("--n-calls", type=int, default=50, help="timed model calls (default: 50)")
     mq.add_argument("--equilibrate-ps", type=float, default=10.0, help="(default: 10, the issue's)")
     mq.add_argument("--extra-args", default="", help="appended to the aseml-zif command (for short "
                     "test runs, e.g. '--plateau-ps 0.01'); leave empty for the issue's command")

@@ -105,3 +105,21 @@ def test_per_edge_type_cut_offs_prune_the_graph_as_a_fresh_list_does():
         got = inputs(atoms)
         np.testing.assert_array_equal(got["edge_index"].numpy(), np.stack((i[kept], j[kept])))
         np.testing.assert_array_equal(got["edge_cell_shift"].numpy(), shifts[kept])
+
+
+def test_model_calls_and_their_wall_time_are_counted(toy_path):
+    """``model_calls``/``model_time_s``: one per model evaluation (not per property asked for),
+    within the wall time of the calls; the outputs come back detached (graph freed in the call)."""
+    import time
+
+    calc = load_potential(toy_path, device="cpu")
+    assert (calc.model_calls, calc.model_time_s) == (0, 0.0)
+    atoms = toy_zif_cell()
+    start = time.perf_counter()
+    _results(calc, atoms)  # energy, forces and stress: one evaluation
+    atoms.positions[0, 0] += 0.01
+    _results(calc, atoms)
+    wall = time.perf_counter() - start
+    assert calc.model_calls == 2 and 0 < calc.model_time_s < wall
+    out = calc.evaluate(calc.build_inputs(atoms))
+    assert calc.model_calls == 3 and not any(v.requires_grad for v in out.values())

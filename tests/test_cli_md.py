@@ -1,5 +1,6 @@
 """``aseml-zif md``: a model returning NaN and a resume with another potential are one clean
-line each (exit status 2), and ``--allow-other-potential`` continues the run on purpose."""
+line each (exit status 2), and ``--allow-other-potential`` continues the run on purpose;
+``meltquench`` prints steps/s next to the model's ms per call, measured in the same steps."""
 import json
 
 import numpy as np
@@ -54,9 +55,9 @@ def copper(tmp_path):
     return path
 
 
-def _one_line_error(capsys, status):
-    """The error line (stderr's last; the progress bar comes before it)."""
-    err = capsys.readouterr().err.strip()
+def _one_line_error(captured, status):
+    """The error line (stderr's last; the progress bar comes before it) of ``capsys.readouterr()``."""
+    err = captured.err.strip()
     assert status == 2 and "Traceback" not in err
     last = err.split("\n")[-1]
     assert last.startswith("aseml-zif: error: ") and err.count("aseml-zif: error") == 1
@@ -65,7 +66,9 @@ def _one_line_error(capsys, status):
 
 def test_nan_forces_are_one_line_naming_step_and_atom(tmp_path, copper, capsys):
     status = main(_argv(copper, tmp_path / "run", "nan_emt"))
-    err = _one_line_error(capsys, status)
+    captured = capsys.readouterr()
+    assert "MD speed of this invocation: " in captured.out  # of the steps before the stop
+    err = _one_line_error(captured, status)
     assert "at step " in err and "non-finite forces on 1 atom(s): Cu3" in err
     assert "watchdog_snapshot.traj" in err and (tmp_path / "run" / "watchdog_snapshot.traj").exists()
 
@@ -74,8 +77,37 @@ def test_other_potential_is_refused_then_continued_with_the_flag(tmp_path, coppe
     workdir = tmp_path / "run"
     assert main(_argv(copper, workdir, "emt")) == 0
     capsys.readouterr()
-    err = _one_line_error(capsys, main(_argv(copper, workdir, "other_emt")))
+    status = main(_argv(copper, workdir, "other_emt"))
+    err = _one_line_error(capsys.readouterr(), status)
     assert "calculator EMT" in err and "calculator OtherEMT" in err and "--allow-other-potential" in err
     with pytest.warns(UserWarning, match="continuing a run made with calculator EMT"):
         assert main(_argv(copper, workdir, "other_emt") + ["--allow-other-potential"]) == 0
     assert json.loads((workdir / "run.json").read_text())["potential"] == {"calculator": "OtherEMT"}
+
+
+def test_meltquench_prints_steps_per_s_next_to_the_models_time_per_call(tmp_path, capsys):
+    from aseml_zif.md import RUN_FILES
+    from aseml_zif.md.results import run_status
+    from aseml_zif.md.timing import read_timing
+    from aseml_zif.testing.toy_model import toy_zif_cell, write_toy_legacy_model
+
+    model = write_toy_legacy_model(tmp_path / "toy.pth")
+    write(tmp_path / "toy.extxyz", toy_zif_cell().repeat(2))
+    workdir = tmp_path / "mq"
+    argv = ["meltquench", str(tmp_path / "toy.extxyz"), "--model", str(model), "--workdir", str(workdir),
+            "--t-max", "400", "--rate", "100000", "--plateau-ps", "0.003", "--equilibrate-ps", "0.008",
+            "--save-every", "4", "--checkpoint-every", "8", "--no-watchdog", "--seed", "0"]
+    assert main(argv) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("MD speed")]
+    (record,) = read_timing(workdir / RUN_FILES["timing"])
+    steps = record["steps"]
+    assert steps == record["model_calls"] == run_status(workdir)["total_steps"]
+    assert f"{record['steps_per_s']:.1f} steps/s" in line
+    assert f"model {record['model_ms_per_call']:.2f} ms/call ({steps} calls)" in line
+    assert f"MD overhead {record['md_overhead_percent']:.1f} %" in line
+    speed = json.loads((workdir / "results.json").read_text())["speed"]
+    del record["first_step"], record["last_step"]
+    assert speed == {"invocations": 1, **record}
+
+    assert main(argv) == 0  # finished already: no steps, no speed line
+    assert "MD speed" not in capsys.readouterr().out

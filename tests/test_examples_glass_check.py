@@ -48,11 +48,18 @@ def write_fake_run(workdir, steps_logged, total_steps=1000):
 FAKE_MD = """
 import sys, time
 from pathlib import Path
-thermo = Path(sys.argv[1]) / "thermo.csv"
-with open(thermo, "a") as fh:
-    for step in range(int(sys.argv[2]), int(sys.argv[3]) + 1, 100):
+from aseml_zif.md.timing import StepClock
+class Calculator:  # counts as DeployedModelCalculator does
+    model_calls, model_time_s = 0, 0.0
+calc = Calculator()
+first, last = int(sys.argv[2]), int(sys.argv[3])
+clock = StepClock(calc, first - 100)
+with open(Path(sys.argv[1]) / "thermo.csv", "a") as fh:
+    for step in range(first, last + 1, 100):
         fh.write(f"{step},{step * 0.5},nvt\\n")
 time.sleep(0.2)
+calc.model_calls, calc.model_time_s = 101, 0.1  # 0.1 s of it in 101 model calls
+clock.append(Path(sys.argv[1]) / "timing.jsonl", last)
 if len(sys.argv) > 4:
     print("aseml-zif: error: watchdog at step 650 (stage 'nvt'): broken linker", file=sys.stderr)
     sys.exit(2)
@@ -73,14 +80,20 @@ def test_speed_bookkeeping_of_a_fake_run(tmp_path):
     assert second["steps_done"] == 400 and second["finished"] and second["watchdog_stop"] is None
     assert "watchdog at step 650" in (workdir / "meltquench.log").read_text()  # stderr is kept
 
-    model_s = 0.5 * (first["wall_s"] + second["wall_s"]) / 800
-    speed = gc.speed_summary([first, second], model_s)
+    assert first["timing"]["steps"] == 400 and first["timing"]["model_calls"] == 101
+
+    speed = gc.speed_summary([first, second])
     wall = first["wall_s"] + second["wall_s"]
     assert speed["total_wall_s"] == pytest.approx(wall) and speed["total_steps"] == 800
-    assert speed["steps_per_s"] == pytest.approx(800 / wall)
-    assert speed["md_overhead_percent"] == pytest.approx(100.0)  # half the step is not the model
+    in_run = speed["in_run"]  # what the runs measured in their steps
+    assert in_run["invocations"] == 2 and in_run["steps"] == 800 and in_run["model_calls"] == 202
+    in_run_wall = first["timing"]["wall_s"] + second["timing"]["wall_s"]
+    assert in_run["wall_s"] == pytest.approx(in_run_wall) and 0.4 <= in_run_wall < wall
+    assert in_run["steps_per_s"] == pytest.approx(800 / in_run_wall)
+    assert in_run["md_overhead_percent"] == pytest.approx(100 * (in_run_wall - 0.2) / 0.2)
     assert "650" in speed["watchdog_stop"]
-    assert gc.speed_summary([])["steps_per_s"] is None
+    assert gc.speed_summary([])["in_run"] is None
+    assert gc.speed_cell(None, "steps_per_s", ".2f") == gc.speed_cell(in_run, "nothing", ".1f") == "-"
 
 
 def test_watchdog_stop_read_from_the_snapshot(tmp_path):
@@ -139,8 +152,7 @@ def meltquench_run(tmp_path_factory):
     if not demo_model_available():
         return None
     out = tmp_path_factory.mktemp("mq")
-    args = ("meltquench", "--model", "demo", "--seeds", "0", "--out", out, "--n-calls", "3",
-            "--extra-args", SHORT)
+    args = ("meltquench", "--model", "demo", "--seeds", "0", "--out", out, "--extra-args", SHORT)
     first = run_script(*args)
     second = run_script(*args)
     return out / "seed0", first, second
@@ -159,11 +171,15 @@ def test_meltquench_smoke(meltquench_run):
         f"crystal --model demo --equilibrate-ps 10 --seed 0 --workdir {workdir} ")
     assert invocation["steps_done"] == status["total_steps"] == speed["total_steps"]
     assert invocation["returncode"] == 0 and invocation["watchdog_stop"] is None
-    rate, model_s = speed["steps_per_s"], speed["model"]["time_per_call_s"]
-    assert rate == pytest.approx(status["total_steps"] / invocation["wall_s"]) and model_s > 0
-    assert speed["md_overhead_percent"] == pytest.approx(100 * (1 / rate - model_s) / model_s)
+    in_run = speed["in_run"]  # measured by the run, model calls within its steps
+    assert in_run["steps"] == in_run["model_calls"] == status["total_steps"]
+    assert in_run["wall_s"] < invocation["wall_s"] and 0 < in_run["model_s"] < in_run["wall_s"]
+    assert in_run == {"invocations": 1, **{k: v for k, v in invocation["timing"].items()
+                                           if k not in ("first_step", "last_step")}}
+    row = next(line for line in first.splitlines() if line.startswith("0 "))
+    assert f"{in_run['steps_per_s']:.2f}" in row and f"{in_run['model_ms_per_call']:.2f}" in row
     assert "MD overhead %" in first and "finished already" in second
-    for name in ("trajectory.traj", "thermo.csv", "final.extxyz", "results.json"):
+    for name in ("trajectory.traj", "thermo.csv", "timing.jsonl", "final.extxyz", "results.json"):
         assert (workdir / name).is_file()
 
 

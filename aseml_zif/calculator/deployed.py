@@ -1,5 +1,6 @@
 """The ASE calculator every supported model format runs in."""
 import math
+import time
 
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
@@ -52,6 +53,17 @@ class DeployedModelCalculator(Calculator):
         Torch device the module lives on.
     dtype : str or torch.dtype, optional
         Precision to run in; ``None`` keeps the model's own. Only legacy models can be cast.
+
+    Attributes
+    ----------
+    model_calls : int
+        Model evaluations so far (:meth:`evaluate`; one per calculation, whichever properties
+        are asked for).
+    model_time_s : float
+        Their wall time in s: the forward pass with forces and stress, and freeing its autograd
+        graph; not the neighbour list, the input tensors or the checks of the outputs.
+        :func:`aseml_zif.md.run` reports it next to the time of its steps
+        (:mod:`aseml_zif.md.timing`).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -79,6 +91,8 @@ class DeployedModelCalculator(Calculator):
         self.model.eval()
         self.inputs = ModelInputs(metadata, self.device, self.input_dtype)
         self._spare = None  # the Atoms copy of the last calculation, refilled by the next one
+        self.model_calls = 0
+        self.model_time_s = 0.0
 
     @property
     def r_max(self):
@@ -95,15 +109,26 @@ class DeployedModelCalculator(Calculator):
         return self.inputs(atoms)
 
     def evaluate(self, inputs):
-        """Run the model on an input dictionary; wrap failures in :class:`ModelError`."""
+        """Run the model on an input dictionary; wrap failures in :class:`ModelError`.
+
+        The outputs are returned detached, their autograd graph freed within the call, which
+        is counted in :attr:`model_calls` and :attr:`model_time_s` (a failed call is not).
+        """
+        import torch
+
+        start = time.perf_counter()
         try:
-            return self.model(inputs)
+            out = self.model(inputs)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()
             raise ModelError(
                 f"model {self.metadata.path.name} failed on {inputs['pos'].shape[0]} atoms "
                 f"({first[-1] if first else type(exc).__name__})"
             ) from exc
+        out = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+        self.model_time_s += time.perf_counter() - start
+        self.model_calls += 1
+        return out
 
     def check_state(self, atoms, tol=1e-15):
         """What changed in ``atoms`` since the last calculation: the answer of ASE's

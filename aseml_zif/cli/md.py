@@ -59,25 +59,36 @@ def thermo_summary(thermo, stages, timestep_fs):
 
 def run_protocol(atoms, calculator, stages, workdir, args):
     """Run (or resume) ``stages`` in ``workdir`` with the run options in ``args``; then write
-    ``final.extxyz``, ``results.json`` and ``thermo.png`` there. Returns (final atoms, results)."""
+    ``final.extxyz``, ``results.json`` and ``thermo.png`` there. Prints the speed of this
+    invocation's steps (steps/s next to the model's ms per call, measured in the same steps:
+    :mod:`aseml_zif.md.timing`), also when the run is stopped; ``results.json`` has it over all
+    invocations (``speed``). Returns (final atoms, results)."""
     from ase.io import write
 
     from ..md import RUN_FILES, run
     from ..md.results import read_thermo
+    from ..md.timing import format_speed, read_timing, timing_summary
 
     workdir = output_dir(workdir)
-    final = run(atoms, calculator, stages, workdir, timestep_fs=args.timestep_fs,
-                save_every=args.save_every, checkpoint_every=args.checkpoint_every,
-                watchdog=not args.no_watchdog, seed=args.seed,
-                allow_other_potential=getattr(args, "allow_other_potential", False))
+    known = len(read_timing(workdir / RUN_FILES["timing"]))
+    try:
+        final = run(atoms, calculator, stages, workdir, timestep_fs=args.timestep_fs,
+                    save_every=args.save_every, checkpoint_every=args.checkpoint_every,
+                    watchdog=not args.no_watchdog, seed=args.seed,
+                    allow_other_potential=getattr(args, "allow_other_potential", False))
+    finally:
+        timing = read_timing(workdir / RUN_FILES["timing"])
+        if len(timing) > known:
+            print(f"MD speed of this invocation: {format_speed(timing[-1])}", flush=True)
     write(workdir / "final.extxyz", final)
     thermo = read_thermo(workdir / RUN_FILES["thermo"])
     results = {
         "stages": [s.to_dict() for s in stages],
         "timestep_fs": args.timestep_fs,
         "summary": thermo_summary(thermo, stages, args.timestep_fs),
+        "speed": timing_summary(timing),
         "files": {"trajectory": RUN_FILES["trajectory"], "thermo": RUN_FILES["thermo"],
-                  "final": "final.extxyz", "figure": "thermo.png"},
+                  "timing": RUN_FILES["timing"], "final": "final.extxyz", "figure": "thermo.png"},
     }
     plot_thermo(thermo, workdir / "thermo.png")
     write_json(workdir / "results.json", results)
@@ -141,8 +152,9 @@ def register(subparsers):
     """Add ``md`` (with ``nvt`` and ``npt``) and ``meltquench``."""
     md = subparsers.add_parser("md", help="NVT or NPT molecular dynamics (restartable)",
                                description="Nosé–Hoover NVT or MTK/Langevin NPT MD of a structure. "
-                               "Writes trajectory.traj, thermo.csv, final.extxyz, results.json and "
-                               "thermo.png to --workdir; rerun the same command to resume.")
+                               "Writes trajectory.traj, thermo.csv, timing.jsonl, final.extxyz, "
+                               "results.json and thermo.png to --workdir and prints steps/s next to "
+                               "the model's ms per call; rerun the same command to resume.")
     ensembles = md.add_subparsers(dest="ensemble", metavar="ENSEMBLE", required=True)
     for name, help_text, description in (
         ("nvt", "Nosé–Hoover chain NVT (paper: 100 fs damping)",
@@ -154,8 +166,10 @@ def register(subparsers):
          "constants: use it for 'aseml-zif mechanics fluctuations')."),
     ):
         sub = ensembles.add_parser(name, help=help_text, description=description + " Writes "
-                                   "trajectory.traj, thermo.csv, final.extxyz, results.json and "
-                                   "thermo.png to --workdir; rerun the same command to resume.")
+                                   "trajectory.traj, thermo.csv, timing.jsonl, final.extxyz, "
+                                   "results.json and thermo.png to --workdir and prints steps/s "
+                                   "next to the model's ms per call; rerun the same command to "
+                                   "resume.")
         add_run_arguments(sub, workdir=f"md_{name}")
         sub.add_argument("--temperature", type=float, default=300.0, help="target T in K (default: 300)")
         sub.add_argument("--time-ps", type=float, default=10.0, help="duration in ps (default: 10)")
@@ -172,7 +186,7 @@ def register(subparsers):
         "meltquench", help="melt-quench a structure into a glass (paper's protocol)",
         description="Heat T_start -> T_max at RATE, hold PLATEAU, quench at RATE, equilibrate "
         "(Castel et al. 2024: 300 -> 1500 K at 20 K/ps, 50 ps, 100 ps; NVT). Writes the run folder "
-        "of 'md' and resumes when rerun.")
+        "of 'md', prints steps/s next to the model's ms per call, and resumes when rerun.")
     add_run_arguments(mq, workdir="meltquench")
     mq.add_argument("--t-max", type=float, default=1500.0, help="melt temperature in K (default: 1500)")
     mq.add_argument("--t-start", type=float, default=300.0, help="start/end temperature in K (default: 300)")

@@ -2,8 +2,10 @@
 
 Layout of ``workdir``: ``run.json`` (settings, seed and potential), ``trajectory.traj``
 (saved frames, ``ase gui`` reads it), ``thermo.csv`` (thermodynamics), ``checkpoint.npz``
-(state to resume from), and, when a run is stopped by the watchdog, by non-finite numbers or
-by a failing model, ``watchdog_snapshot.traj`` (the state at the failed step).
+(state to resume from), ``timing.jsonl`` (steps/s and the model's time per call of every
+invocation, :mod:`aseml_zif.md.timing`), and, when a run is stopped by the watchdog, by
+non-finite numbers or by a failing model, ``watchdog_snapshot.traj`` (the state at the failed
+step).
 """
 import json
 import secrets
@@ -23,6 +25,7 @@ from .output import THERMO_COLUMNS, FrameWriter, ThermoLog, snapshot
 from .potential import check_resumed_potential, describe_potential, require_stress
 from .schedule import Schedule
 from .stages import StageError
+from .timing import StepClock
 from .watchdog import Watchdog, WatchdogError
 
 __all__ = ["run", "RUN_FILES"]
@@ -33,6 +36,7 @@ RUN_FILES = {
     "thermo": "thermo.csv",
     "checkpoint": "checkpoint.npz",
     "snapshot": "watchdog_snapshot.traj",
+    "timing": "timing.jsonl",
 }
 
 
@@ -230,10 +234,12 @@ class _Runner:
 
     def execute(self):
         total = self.schedule.total_steps
+        clock = None
         try:
             self._start()
             with progress_bar(total=total, initial=self.step, unit="step", disable=not self.progress,
                               desc=f"MD {self.workdir.name}", dynamic_ncols=True) as self.bar:
+                clock = StepClock(self.atoms.calc, self.step)
                 while self.step < total:
                     self._advance()
                     self.bar.update(1)
@@ -241,6 +247,8 @@ class _Runner:
             for output in (self.frames, self.thermo):
                 if output is not None:
                     output.close()
+            if clock is not None:  # also when stopped: the steps done so far
+                clock.append(self._path("timing"), self.step)
         return self.atoms
 
     def _advance(self):

@@ -33,6 +33,26 @@ def write_atomically(frames, path):
     os.replace(partial, path)
 
 
+# ------------------------------------------------------------------------------- 1b. snapshots
+def snapshot_copies(inp, out, copies=3, sigma=0.05, seed=15):
+    """Candidates from snapshots saved elsewhere (e.g. a melt-quench's watchdog stops).
+
+    Each frame of ``inp`` (positions and cell; its tags are kept) is followed by ``copies``
+    copies displaced by ``sigma`` Å per component (origin ``watchdog_rattle<σ>``), as the hot
+    runs of the candidates stage do with their own stops. Frame ``i``'s copies use the random
+    stream ``(seed, i, 1)``, so the file is the same whenever it is remade.
+    """
+    frames = []
+    for i, snap in enumerate(unlabelled(inp)):
+        frames.append(snap)
+        rng = np.random.default_rng([seed, i, 1])
+        frames += [bare(demo.rattled(snap, sigma, rng),
+                        {**snap.info, "origin": f"watchdog_rattle{sigma:g}"})
+                   for _ in range(copies)]
+    write_atomically(frames, Path(out))
+    print(f"{out}: {len(frames)} frames", flush=True)
+
+
 # ------------------------------------------------------------------------------- 3. label
 def part_path(out, worker, workers):
     out = Path(out)

@@ -50,6 +50,21 @@ their own, from training structures only (the held-out sets stay round 1's), e.g
     python make_fast_model.py pack ../data/fast_model/round2/frames.npz r2/round2_labelled.xyz \\
         --max-force 100   # 4 frames of one collapsed snapshot left out (see pack)
 
+Round 3 (``data/fast_model/round3``): the round-2 student's watchdog stops in the paper's
+melt-quench (1311 K and 1374 K, during heating) with rattled copies, and hot runs held at
+1350 K, where the melt-quench broke, and at 1500 K for 4 ps::
+
+    python make_fast_model.py snapshots ../data/fast_model/round3/meltquench_watchdog_snapshots.xyz \
+        r3/meltquench_snapshots_pool.xyz
+    python make_fast_model.py candidates r3a --student ../data/fast_model/round2/zif4_fast_r2.nequip.zip \
+        --compile --seed 16 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
+        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass04 ZIF4_15glass06 ZIF4_15glass08
+    python make_fast_model.py candidates r3b --student ../data/fast_model/round2/zif4_fast_r2.nequip.zip \
+        --compile --seed 17 --runs hot --test-hot-starts --hold-ps 4.0 --every 200 --volumes 1.0 \
+        --hot-starts crystal_lmp ZIF4_15glass01 ZIF4_15glass03 ZIF4_15glass05 ZIF4_15glass09
+    python make_fast_model.py select r3a; python make_fast_model.py select r3b
+    # label r3/meltquench_snapshots_pool.xyz, r3a/train_pool.xyz, r3b/train_pool.xyz as in 3.
+
 Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
 trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and
 300 K MD; ``hot``: hot-run frames with a target of at least ``--hot-min-K``; ``warm``: the
@@ -73,7 +88,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_demo_model as demo  # noqa: E402  (base structures, rattled/strained copies, teacher path)
-from fast_model_frames import (bare, label, merge, pack, unpack,  # noqa: E402
+from fast_model_frames import (bare, label, merge, pack, snapshot_copies, unpack,  # noqa: E402
                                write_atomically)
 
 #: groups held out by default: two glasses (CN 3.875 and 3.9375) and the experimental crystal
@@ -343,6 +358,12 @@ def main(argv=None):
     p = sub.add_parser("select", help="held-out split by whole groups")
     p.add_argument("out_dir")
     p.add_argument("--test-groups", nargs="+", help="default: those of the candidates stage")
+    p = sub.add_parser("snapshots", help="snapshots saved elsewhere + rattled copies")
+    p.add_argument("inp")
+    p.add_argument("out")
+    p.add_argument("--copies", type=int, default=3)
+    p.add_argument("--sigma", type=float, default=0.05, help="Å per component")
+    p.add_argument("--seed", type=int, default=15)
     p = sub.add_parser("label", help="teacher labels (resumable)")
     p.add_argument("inp")
     p.add_argument("out")
@@ -370,6 +391,8 @@ def main(argv=None):
                    args.steps_per_s, not args.no_progress)
     elif args.stage == "select":
         select(args.out_dir, args.test_groups)
+    elif args.stage == "snapshots":
+        snapshot_copies(args.inp, args.out, args.copies, args.sigma, args.seed)
     elif args.stage == "label":
         label(args.inp, args.out, args.teacher, args.compile, args.worker, args.workers,
               args.threads)

@@ -161,6 +161,33 @@ def test_a_later_round_makes_only_the_runs_asked_for(world):
     assert not list((world / "round2").glob("test_*.xyz"))  # nothing held out: no test sets
 
 
+def test_snapshots_of_other_runs_get_rattled_copies(world):
+    """A melt-quench's watchdog snapshots: kept as they are, each followed by its copies."""
+    from ase.io import write
+
+    from aseml_zif.testing.toy_model import toy_zif_cell
+
+    snaps = [toy_zif_cell(), toy_zif_cell()]
+    snaps[1].positions += 0.2
+    for k, s in enumerate(snaps):
+        s.info = {"source": f"meltquench_seed{k}", "group": "crystal", "kind": "hot",
+                  "origin": "watchdog", "step": 10 * k, "target_temperature_K": 1300.0 + k}
+    write(world / "snaps.xyz", snaps, format="extxyz")
+    stage(world, "snapshots", "snaps.xyz", "snap_pool.xyz", "--copies", "2", "--sigma", "0.05")
+    frames = read(world / "snap_pool.xyz")
+    assert len(frames) == 6
+    for k, s in enumerate(snaps):
+        kept, copies = frames[3 * k], frames[3 * k + 1:3 * k + 3]
+        assert rms_displacement(kept, s) < 1e-6 and kept.info == s.info  # wrapped, not moved
+        for c in copies:
+            assert c.info == {**s.info, "origin": "watchdog_rattle0.05"}
+            assert 0.03 < rms_displacement(c, s) < 0.07  # σ = 0.05 Å per component
+        assert not np.allclose(copies[0].positions, copies[1].positions)
+    again = world / "snap_pool_again.xyz"
+    stage(world, "snapshots", "snaps.xyz", again.name, "--copies", "2", "--sigma", "0.05")
+    assert again.read_text() == (world / "snap_pool.xyz").read_text()  # remade identically
+
+
 def test_select_holds_out_whole_groups(world):
     out = world / "out"
     stage(world, "select", "out")

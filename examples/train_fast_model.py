@@ -102,8 +102,9 @@ def evaluate(model, sets, output=None, timing_calls=0, by="origin"):
     from aseml_zif.errors import StructureError
     from aseml_zif.training import evaluate as evaluate_model
 
-    def scalars(result):
-        return {k: float(v) for k, v in result.items() if np.isscalar(v)}
+    def scalars(result):  # the numbers, and the force error per species ({symbol: meV/Å})
+        return {k: float(v) if np.isscalar(v) else v for k, v in result.items()
+                if np.isscalar(v) or k == "force_mae_meV_per_A_by_species"}
 
     calculator = aseml_zif.load_potential(model, device="cpu")
     report = {}

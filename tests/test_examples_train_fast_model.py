@@ -81,6 +81,9 @@ def test_evaluate_measures_known_errors(labelled, tmp_path):
     assert by_origin["a"]["force_mae_meV_per_A"] == pytest.approx(50.0, abs=1e-3)
     assert by_origin["b"]["force_mae_meV_per_A"] == pytest.approx(20.0, abs=1e-3)
     assert by_origin["a"]["n_frames"] == 2 and by_origin["a"]["energy_mae_meV_per_atom"] < 1e-3
+    for sym, mae in by_origin["a"]["force_mae_meV_per_A_by_species"].items():  # every species
+        assert mae == pytest.approx(50.0, abs=1e-3), sym                        # got the offset
+    assert set(report["shifted"]["force_mae_meV_per_A_by_species"]) == {"H", "C", "N", "Zn"}
     assert json.loads((tmp_path / "accuracy.json").read_text()) == report
 
 

@@ -51,6 +51,25 @@ def test_errors_of_a_scaled_potential(lj_frames):
     assert result["us_per_atom_per_call"] > 0
 
 
+def test_force_errors_by_species_weigh_to_the_total(lj_frames):
+    """Half the atoms relabelled Kr: each species' MAE over its own rows, and the atom-weighted
+    mean of the two is the total MAE."""
+    frames = []
+    for f in lj_frames:
+        g = f.copy()
+        g.symbols[:3] = "Kr"  # LJ ignores species: same forces, two species of 3 and 5 atoms
+        g.calc = f.calc
+        frames.append(g)
+    result = evaluate(_lj(0.011), frames, progress=False)
+    by = result["force_mae_meV_per_A_by_species"]
+    ref = np.array([fr.get_forces() for fr in lj_frames])
+    assert set(by) == {"Ar", "Kr"}
+    assert by["Kr"] == pytest.approx(0.1 * np.abs(ref[:, :3]).mean() * 1e3, rel=1e-5)
+    assert by["Ar"] == pytest.approx(0.1 * np.abs(ref[:, 3:]).mean() * 1e3, rel=1e-5)
+    assert (3 * by["Kr"] + 5 * by["Ar"]) / 8 == pytest.approx(result["force_mae_meV_per_A"],
+                                                              rel=1e-9)
+
+
 def test_parity_plot_and_bad_frames(lj_frames):
     p = predict(_lj(0.011), lj_frames, progress=False)
     assert p["forces_pred"].shape == (32, 3) and p["stress_pred"].shape == (4, 3, 3)

@@ -48,13 +48,14 @@ def predict(calculator, frames, progress=True):
     -------
     dict
         ``n_atoms`` (per frame), ``energy_ref``/``energy_pred`` (eV), ``forces_ref``/
-        ``forces_pred`` (eV/Å, concatenated ``[sum N, 3]``), ``stress_ref``/``stress_pred``
-        (eV/Å³, ``[n, 3, 3]``, frames with a reference stress only).
+        ``forces_pred`` (eV/Å, concatenated ``[sum N, 3]``), ``symbols`` (the chemical symbol
+        of each of those rows), ``stress_ref``/``stress_pred`` (eV/Å³, ``[n, 3, 3]``, frames
+        with a reference stress only).
     """
     frames = as_frame_list(frames)
     refs = _reference(frames)
     out = {k: [] for k in ("n_atoms", "energy_ref", "energy_pred", "forces_ref", "forces_pred",
-                           "stress_ref", "stress_pred")}
+                           "symbols", "stress_ref", "stress_pred")}
     for k, (atoms, ref) in enumerate(progress_bar(list(zip(frames, refs)), desc="evaluating",
                                                   unit="frame", disable=not progress)):
         work = atoms.copy()
@@ -71,13 +72,14 @@ def predict(calculator, frames, progress=True):
         out["energy_pred"].append(energy)
         out["forces_ref"].append(ref["forces"])
         out["forces_pred"].append(forces)
+        out["symbols"].append(atoms.get_chemical_symbols())
         if stress is not None:
             out["stress_ref"].append(voigt_6_to_full_3x3_stress(ref["stress"]))
             out["stress_pred"].append(voigt_6_to_full_3x3_stress(stress))
     result = {k: np.asarray(v, dtype=float) for k, v in out.items()
-              if not k.startswith("forces")}
-    result["forces_ref"] = np.concatenate(out["forces_ref"])
-    result["forces_pred"] = np.concatenate(out["forces_pred"])
+              if not k.startswith("forces") and k != "symbols"}
+    for key in ("forces_ref", "forces_pred", "symbols"):
+        result[key] = np.concatenate(out[key])
     return result
 
 
@@ -132,7 +134,9 @@ def evaluate(calculator, frames, timing_calls=0, warmup_calls=6, progress=True):
     -------
     dict
         ``energy_mae_meV_per_atom``, ``force_mae_meV_per_A``, ``stress_mae_MPa`` (NaN when no
-        frame has a reference stress), ``n_frames`` and, if timed, ``us_per_atom_per_call``.
+        frame has a reference stress), ``n_frames``, ``force_mae_meV_per_A_by_species``
+        (``{symbol: MAE}`` over that species' force components) and, if timed,
+        ``us_per_atom_per_call``.
     """
     frames = as_frame_list(frames)
     p = predict(calculator, frames, progress=progress)
@@ -144,6 +148,10 @@ def evaluate(calculator, frames, timing_calls=0, warmup_calls=6, progress=True):
                            if len(p["stress_ref"]) else float("nan")),
         "n_frames": len(frames),
     }
+    error = np.abs(p["forces_pred"] - p["forces_ref"])
+    result["force_mae_meV_per_A_by_species"] = {
+        str(sym): float(error[p["symbols"] == sym].mean() * 1000.0)
+        for sym in sorted(set(p["symbols"]))}
     if timing_calls > 0:
         result["us_per_atom_per_call"] = efficiency(calculator, frames[0], timing_calls,
                                                     warmup_calls, progress=progress)

@@ -1,14 +1,16 @@
-"""ASE's Nosé–Hoover chain thermostat, stepped ~3x faster with bit-for-bit the same numbers.
+"""ASE's Nosé–Hoover chain thermostat, stepped ~4x faster with bit-for-bit the same numbers.
 
 ASE 3.29's ``NoseHooverChainThermostat.integrate_nhc`` takes ~0.1 ms per call for 272 atoms
 (two calls per MD step), mostly Python overhead on NumPy scalars: per call it evaluates 27
-exponentials of which 12 repeat one just computed, and sums the kinetic energy 6 times of
-which 2 repeat one of unchanged momenta. :class:`ExactThermostat` does the same floating-point
-operations in the same order, on Python floats, computing each repeated value once. NumPy's
-``exp`` is kept (``math.exp`` differs from it in the last bit for ~4 % of arguments on CPUs
-where NumPy uses its own AVX-512 exponential), and ``x ** 2`` is kept as a power (``x * x``
-differs from it in ~0.1 % of cases). ``tests/test_md_thermostat.py`` checks that trajectories
-are identical to ASE's, bit for bit.
+exponentials of which 18 repeat one already computed, and sums the kinetic energy 6 times of
+which 2 repeat one of unchanged momenta, each sum dividing by masses broadcast along the three
+components (a slow NumPy loop). :class:`ExactThermostat` does the same floating-point
+operations in the same order, on Python floats, computing each repeated value once and dividing
+by the masses repeated in a full array (the same divisions). NumPy's ``exp`` is kept
+(``math.exp`` differs from it in the last bit for ~4 % of arguments on CPUs where NumPy uses its
+own AVX-512 exponential), and ``x ** 2`` is kept as a power (``x * x`` differs from it in ~0.1 %
+of cases). ``tests/test_md_thermostat.py`` checks that trajectories are identical to ASE's, bit
+for bit.
 """
 import numpy as np
 from ase.md.nose_hoover_chain import (
@@ -28,52 +30,60 @@ class ExactThermostat(NoseHooverChainThermostat):
 
     def integrate_nhc(self, p, delta):
         """Integrate ``exp(i L_NHC delta)``: update the chain and scale the momenta ``p``
-        in place (as ASE's method, which also returns ``p``)."""
+        in place (as ASE's method, which also returns ``p``).
+
+        Each Suzuki–Yoshida sub-step updates the chain from its end to its start, scales
+        ``p``, then updates it from its start to its end. Thermostat ``j`` is scaled before
+        and after its update by ``exp(-δ/4 · p_eta[j+1] / Q[j+1])``; ``p_eta[j+1]`` does not
+        change between the two passes, so the factors of the first pass serve the second.
+        """
         p_eta, q = self._p_eta.tolist(), self._Q.tolist()
         eta = self._eta.tolist()
-        kinetic = None  # sum of p² / m for the current p (recomputed after every scaling)
+        kT = self._kT
+        particle_kT = 3 * self._num_atoms_global * kT
         last = self._tchain - 1
+        factors = [0.0] * last
+        kinetic = self._kinetic_sum(p)  # sum of p² / m of the current p
         for _ in range(self._tloop):
             for coeff in FOURTH_ORDER_COEFFS:
                 delta_loop = coeff * delta / self._tloop
                 delta2, delta4 = delta_loop / 2, delta_loop / 4
                 for j in range(last, -1, -1):
-                    kinetic = self._chain_momentum(p, p_eta, q, j, delta2, delta4, kinetic)
-                for k in range(self._tchain):
+                    force = kinetic - particle_kT if j == 0 else p_eta[j - 1] ** 2 / q[j - 1] - kT
+                    if j < last:
+                        factor = factors[j] = float(np.exp(-delta4 * p_eta[j + 1] / q[j + 1]))
+                        p_eta[j] = (p_eta[j] * factor + delta2 * force) * factor
+                    else:
+                        p_eta[j] += delta2 * force
+                for k in range(last + 1):
                     eta[k] += delta_loop * p_eta[k] / q[k]
                 p *= np.exp(-delta_loop * p_eta[0] / q[0])
-                kinetic = None
-                for j in range(self._tchain):
-                    kinetic = self._chain_momentum(p, p_eta, q, j, delta2, delta4, kinetic)
+                kinetic = self._kinetic_sum(p)
+                for j in range(last + 1):
+                    force = kinetic - particle_kT if j == 0 else p_eta[j - 1] ** 2 / q[j - 1] - kT
+                    if j < last:
+                        p_eta[j] = (p_eta[j] * factors[j] + delta2 * force) * factors[j]
+                    else:
+                        p_eta[j] += delta2 * force
         self._p_eta[:] = p_eta
         self._eta[:] = eta
         return p
 
-    def _chain_momentum(self, p, p_eta, q, j, delta2, delta4, kinetic):
-        """ASE's ``_integrate_p_eta_j`` on the list ``p_eta``; return the kinetic sum used."""
-        if j < self._tchain - 1:  # the same factor before and after (p_eta[j + 1] is unchanged)
-            factor = float(np.exp(-delta4 * p_eta[j + 1] / q[j + 1]))
-            p_eta[j] *= factor
-        if j == 0:
-            if kinetic is None:
-                kinetic = self._kinetic_sum(p)
-            force = kinetic - 3 * self._num_atoms_global * self._kT
-        else:
-            force = p_eta[j - 1] ** 2 / q[j - 1] - self._kT
-        p_eta[j] += delta2 * force
-        if j < self._tchain - 1:
-            p_eta[j] *= factor
-        return kinetic
-
     def _kinetic_sum(self, p):
-        """ASE's ``np.sum(p**2 / masses)``, in a reused buffer of the same layout (the same sum)."""
-        buffer = getattr(self, "_buffer", None)
+        """ASE's ``np.sum(p**2 / masses)``: the same element-wise operations and sum, in a
+        reused buffer, dividing by the masses repeated along the three components (a
+        broadcast division is several times slower). The repeated masses are remade when
+        ``_masses`` is another array (ASE never changes it in place)."""
         if not p.flags.c_contiguous:
             return float(np.sum(p**2 / self._masses))
-        if buffer is None or buffer.shape != p.shape:
-            buffer = self._buffer = np.empty_like(p)
+        cached = getattr(self, "_kinetic_buffers", None)
+        if cached is None or cached[0] is not self._masses or cached[1].shape != p.shape:
+            cached = self._kinetic_buffers = (
+                self._masses, np.ascontiguousarray(np.broadcast_to(self._masses, p.shape)),
+                np.empty_like(p))
+        _, masses, buffer = cached
         np.square(p, out=buffer)
-        np.divide(buffer, self._masses, out=buffer)
+        np.divide(buffer, masses, out=buffer)
         return float(buffer.sum())
 
 

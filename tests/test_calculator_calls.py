@@ -6,7 +6,7 @@ import pytest
 from ase.calculators.calculator import compare_atoms
 
 from aseml_zif.calculator import load_potential
-from aseml_zif.errors import UnknownSpeciesError
+from aseml_zif.errors import StructureError, UnknownSpeciesError
 from aseml_zif.testing.toy_model import toy_zif_cell, write_toy_legacy_model
 
 
@@ -75,6 +75,19 @@ def test_state_check_answers_as_ases(toy_path):
     assert not np.array_equal(variants["sub-tolerance move"].positions, atoms.positions)
     assert calc.check_state(variants["sub-tolerance move"]) == []
     assert calc.check_state(variants["tiny move"]) == ["positions"]
+
+
+def test_state_check_after_a_failed_calculation_answers_as_ases(toy_path):
+    """Equal bytes are no 'unchanged' when they hold a NaN (the copy of a failed calculation)."""
+    calc = load_potential(toy_path, device="cpu")
+    atoms = toy_zif_cell()
+    _results(calc, atoms)
+    broken = atoms.copy()
+    broken.positions[2, 1] = np.nan
+    with pytest.raises(StructureError):
+        calc.calculate(broken, ["forces"])
+    assert np.isnan(calc.atoms.positions[2, 1])
+    assert calc.check_state(broken) == compare_atoms(calc.atoms, broken) == ["positions"]
 
 
 def test_per_edge_type_cut_offs_prune_the_graph_as_a_fresh_list_does():

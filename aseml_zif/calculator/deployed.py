@@ -91,6 +91,7 @@ class DeployedModelCalculator(Calculator):
         self.model.eval()
         self.inputs = ModelInputs(metadata, self.device, self.input_dtype)
         self._spare = None  # the Atoms copy of the last calculation, refilled by the next one
+        self._validated = None  # that copy once the calculation on it succeeded
         self.model_calls = 0
         self.model_time_s = 0.0
 
@@ -137,6 +138,8 @@ class DeployedModelCalculator(Calculator):
         last = self.atoms
         if last is None:
             return super().check_state(atoms, tol)
+        # positions and cell of the last successful calculation were finite (no NaN)
+        validated = last is self._validated
         changes = []
         for name in all_changes:
             if name in self.ignored_changes:
@@ -149,7 +152,8 @@ class DeployedModelCalculator(Calculator):
                 old, new = last.arrays.get(name), atoms.arrays.get(name)
                 if old is None and new is None:
                     continue
-            if old is None or new is None or _differs(old, new, tol):
+            finite = validated and name in ("positions", "cell")
+            if old is None or new is None or _differs(old, new, tol, finite):
                 changes.append(name)
         return changes
 
@@ -160,6 +164,7 @@ class DeployedModelCalculator(Calculator):
         (the copy of the previous calculation is refilled when it has the same arrays) but
         creates no directory: this calculator writes no files.
         """
+        self._validated = None
         if atoms is not None:
             self._remember(atoms)
         out = self.evaluate(self.build_inputs(self.atoms))
@@ -183,6 +188,7 @@ class DeployedModelCalculator(Calculator):
             if not math.isfinite(s.sum()) and not np.isfinite(s).all():
                 raise ModelError(f"model {self.metadata.path.name} returned a non-finite stress")
             self.results["stress"] = s.take(_VOIGT)
+        self._validated = self.atoms
 
     def _remember(self, atoms):
         """Make :attr:`atoms` a copy of ``atoms``, as ``atoms.copy()`` makes it.
@@ -219,11 +225,23 @@ class DeployedModelCalculator(Calculator):
         )
 
 
-def _differs(old, new, tol):
+def _differs(old, new, tol, finite=False):
     """Whether two arrays differ as ASE's ``compare_atoms`` judges it (``np.allclose`` with
-    ``atol=tol``, ``rtol=0``; arrays of other shapes differ)."""
+    ``atol=tol``, ``rtol=0``; arrays of other shapes differ).
+
+    The two answers of an MD step come without an element-wise comparison: the same bytes are
+    equal arrays unless they hold a NaN (not equal to itself; ``finite``: ``old`` is known to
+    hold none, else only integer and boolean arrays are compared so), and a first element
+    further apart than ``tol`` is a move.
+    """
     if old.shape != new.shape:
+        return True
+    floats = old.dtype.kind == "f"
+    if (finite or not floats) and old.dtype == new.dtype and old.tobytes() == new.tobytes():
+        return False
+    if (floats and new.dtype.kind == "f" and old.size
+            and not abs(float(old.flat[0]) - float(new.flat[0])) <= tol):
         return True
     if (old == new).all():
         return False
-    return not (old.dtype.kind == "f" and np.all(np.abs(old - new) <= tol))
+    return not (floats and np.all(np.abs(old - new) <= tol))

@@ -39,8 +39,10 @@ def atom_labels(atoms, indices, limit=8):
 def all_finite(values):
     """Whether all ``values`` (array-like) are finite: one sum, and an element-wise check only
     when the sum is not finite (a NaN or infinity, or an overflow)."""
+    if isinstance(values, float):
+        return math.isfinite(values)
     values = np.asarray(values)
-    return math.isfinite(values.sum()) or bool(np.isfinite(values).all())
+    return math.isfinite(np.add.reduce(values, axis=None)) or bool(np.isfinite(values).all())
 
 
 def check_finite(atoms):
@@ -248,9 +250,9 @@ class VerletList:
         # positions as x, y, z rows (a copy): the fastest layout for these numpy calls
         positions = np.array(atoms.positions.T, dtype=np.float64, order="C")
         last = self._full
+        # the same periodicity and cell, bit for bit (the cell of a full evaluation is finite)
         if (last is not None and positions.shape == last.positions.shape
-                and np.array_equal(atoms.pbc, self._reference[3])
-                and (atoms.cell.array == last.cell).all()):
+                and atoms.pbc.tobytes() == last.pbc and atoms.cell.array.tobytes() == last.cell_bytes):
             moved = positions - last.positions
             moved *= moved
             largest = np.sqrt((moved[0] + moved[1] + moved[2]).max(initial=0.0))
@@ -281,7 +283,9 @@ class VerletList:
             moved *= moved
             since_rebuild = np.sqrt((moved[0] + moved[1] + moved[2]).max(initial=0.0))
         self._full = _FullEvaluation(
-            positions=positions, cell=cell, since_rebuild=since_rebuild, band=band,
+            positions=positions, cell_bytes=cell.tobytes(),
+            pbc=np.asarray(self._reference[3], dtype=bool).tobytes(),
+            since_rebuild=since_rebuild, band=band,
             band_margin=margin[band], band_pairs=np.take(self._pairs[0], band, axis=1),
             band_shift_vectors=np.take(self._shift_vectors[1], band, axis=1),
             inside=inside, band_inside=inside[band], flipped=np.zeros(0, dtype=np.int64),
@@ -347,7 +351,8 @@ class _FullEvaluation:
     """What :meth:`VerletList.within` keeps of its last evaluation of all candidates."""
 
     positions: np.ndarray  # (3, N), Å
-    cell: np.ndarray
+    cell_bytes: bytes  # of the cell (float64, Å)
+    pbc: bytes  # of the periodicity (bool)
     since_rebuild: float  # largest displacement (Å) since the rebuild; inf in another cell
     band: np.ndarray  # candidates within ``shell`` of the cut-off, nearest to it first
     band_margin: np.ndarray  # their distance to the cut-off (Å), ascending

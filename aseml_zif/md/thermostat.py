@@ -9,8 +9,9 @@ operations in the same order, on Python floats, computing each repeated value on
 by the masses repeated in a full array (the same divisions). NumPy's ``exp`` is kept
 (``math.exp`` differs from it in the last bit for ~4 % of arguments on CPUs where NumPy uses its
 own AVX-512 exponential), and ``x ** 2`` is kept as a power (``x * x`` differs from it in ~0.1 %
-of cases). ``tests/test_md_thermostat.py`` checks that trajectories are identical to ASE's, bit
-for bit.
+of cases). The NVT integrator's position and momentum updates are ASE's operations too, in
+reused buffers. ``tests/test_md_thermostat.py`` checks that trajectories are identical to
+ASE's, bit for bit.
 """
 import numpy as np
 from ase.md.nose_hoover_chain import (
@@ -87,7 +88,38 @@ class ExactThermostat(NoseHooverChainThermostat):
         return float(buffer.sum())
 
 
-def _with_exact_thermostat(cls):
+class _ExactNVTUpdates:
+    """ASE's position and momentum updates of ``NoseHooverChainNVT`` (``q += δ p / m``,
+    ``p += δ F``): the same operations, in reused buffers, dividing by the masses repeated
+    along the three components."""
+
+    def _buffers(self):
+        cached = getattr(self, "_update_buffers", None)
+        if cached is None or cached[0] is not self.masses or cached[1].shape != self._p.shape:
+            cached = self._update_buffers = (
+                self.masses, np.empty_like(self._p),
+                np.ascontiguousarray(np.broadcast_to(self.masses, self._p.shape)))
+        return cached[1], cached[2]
+
+    def _integrate_q(self, delta):
+        """Integrate ``exp(i L_1 delta)``."""
+        buffer, masses = self._buffers()
+        np.multiply(delta, self._p, out=buffer)
+        np.divide(buffer, masses, out=buffer)
+        self._q += buffer
+
+    def _integrate_p(self, delta):
+        """Integrate ``exp(i L_2 delta)``."""
+        forces = self._get_forces()
+        buffer, _ = self._buffers()
+        if forces.dtype != buffer.dtype:  # in the forces' precision, as ASE computes it
+            self._p += delta * forces
+            return
+        np.multiply(delta, forces, out=buffer)
+        self._p += buffer
+
+
+def _with_exact_thermostat(cls, *mixins):
     """Subclass of an ASE integrator whose particle thermostat is an :class:`ExactThermostat`."""
 
     def __init__(self, *args, **kwargs):
@@ -95,10 +127,10 @@ def _with_exact_thermostat(cls):
         self._thermostat.__class__ = ExactThermostat  # same attributes, faster method
 
     doc = f"ASE's :class:`ase.md.nose_hoover_chain.{cls.__name__}` with :class:`ExactThermostat`."
-    return type(f"Fast{cls.__name__}", (cls,), {"__init__": __init__, "__doc__": doc,
-                                                 "__module__": __name__})
+    return type(f"Fast{cls.__name__}", (*mixins, cls), {"__init__": __init__, "__doc__": doc,
+                                                         "__module__": __name__})
 
 
-FastNoseHooverChainNVT = _with_exact_thermostat(NoseHooverChainNVT)
+FastNoseHooverChainNVT = _with_exact_thermostat(NoseHooverChainNVT, _ExactNVTUpdates)
 FastIsotropicMTKNPT = _with_exact_thermostat(IsotropicMTKNPT)
 FastMTKNPT = _with_exact_thermostat(MTKNPT)

@@ -54,10 +54,13 @@ class Watchdog:
     runaway_margin_K: float = 500.0
     check_linkers: bool = None
     action: str = "raise"
-    # atomic numbers and organic bond keys of the last frame whose linkers were all intact
+    # atomic numbers and sorted organic bond keys (bytes) of the last frame whose linkers were
+    # all intact
     _intact_bonds: tuple = field(default=None, init=False, repr=False, compare=False)
     # the pairs of the checks, reused from one check to the next
     _pairs: VerletList = field(default=None, init=False, repr=False, compare=False)
+    # atomic numbers (bytes), whether a ZIF, element codes and bond cut-offs (_rules_of)
+    _rules: tuple = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.action not in ("raise", "log"):
@@ -67,7 +70,7 @@ class Watchdog:
 
     def linkers_checked(self, atoms):
         """Whether linker integrity is checked for this system."""
-        return _is_zif(atoms) if self.check_linkers is None else bool(self.check_linkers)
+        return self._rules_of(atoms)[1] if self.check_linkers is None else bool(self.check_linkers)
 
     def check(self, atoms, target_temperature_K, known_broken=0):
         """Return a list of problems (empty if all is well) and the number of broken linkers.
@@ -95,23 +98,19 @@ class Watchdog:
         # one neighbour list for both checks, out to the linker check's longest bond (Zn–N), and
         # never much shorter: vesin takes ~6 ms at 0.5 Å but 0.3 ms at 2.5 Å (272 atoms); a
         # Verlet list with a 2 Å skin gives the same pairs in ~0.1 ms when checks are 10 steps
-        # apart (rebuilt every ~400 steps at 300 K; with a 1 Å skin every ~50)
+        # apart (rebuilt every ~400 steps at 300 K; with a 1 Å skin every ~50). Each pair once:
+        # the full list (both directions) only to name atoms too close.
         cutoff = max(self.min_distance, ZN_N_CUTOFF)
         if self._pairs is None or self._pairs.cutoff != cutoff:
             self._pairs = VerletList(cutoff, skin=2.0, shell=2.0)
-        neighbors = self._pairs.compute(atoms, "ijSd")
-        i, j, _, d = neighbors
-        close = np.flatnonzero(d < self.min_distance)
-        if len(close):
-            k = close[np.lexsort((j[close], i[close], d[close]))[0]]  # closest, lowest i first
-            symbols = atoms.get_chemical_symbols()
-            problems.append(
-                f"atoms too close: {symbols[i[k]]}{i[k]}–{symbols[j[k]]}{j[k]} at {d[k]:.3f} Å "
-                f"< {self.min_distance} Å ({len(close) // 2} pair(s))"
-            )
+        keep = self._pairs.within(atoms)
+        d = self._pairs.distances(atoms, keep)
+        if (d < self.min_distance).any():
+            problems.append(self._too_close(atoms))
         broken = known_broken
         if self.linkers_checked(atoms):
-            report = self._linker_report(atoms, neighbors)
+            i, j = np.take(self._pairs.candidates[0], keep, axis=1)
+            report = self._linker_report(atoms, i, j, d)
             broken = 0 if report is None else len(report.broken)
             if broken > known_broken:
                 problems.append(
@@ -120,18 +119,41 @@ class Watchdog:
                 )
         return problems, broken
 
-    def _linker_report(self, atoms, neighbors):
-        """:func:`~aseml_zif.analysis.find_linkers` of ``atoms``, or None when its organic bonds
-        are those of the last frame found intact (then so are its linkers)."""
-        from ..analysis.linkers import find_linkers, organic_bond_keys
+    def _too_close(self, atoms):
+        """The problem of atoms closer than ``min_distance``, naming the closest pair."""
+        i, j, d = self._pairs.compute(atoms, "ijd")
+        close = np.flatnonzero(d < self.min_distance)
+        k = close[np.lexsort((j[close], i[close], d[close]))[0]]  # closest, lowest i first
+        symbols = atoms.get_chemical_symbols()
+        return (f"atoms too close: {symbols[i[k]]}{i[k]}–{symbols[j[k]]}{j[k]} at {d[k]:.3f} Å "
+                f"< {self.min_distance} Å ({len(close) // 2} pair(s))")
 
-        bonds = (atoms.numbers.copy(), organic_bond_keys(atoms, neighbors))
-        if self._intact_bonds is not None and all(
-            np.array_equal(now, then) for now, then in zip(bonds, self._intact_bonds)
-        ):
+    def _linker_report(self, atoms, i, j, d):
+        """:func:`~aseml_zif.analysis.find_linkers` of ``atoms``, or None when its organic bonds
+        (from the pairs ``i, j`` at distances ``d``, each once) are those of the last frame
+        found intact (then so are its linkers)."""
+        from ..analysis.linker_bonds import _organic_bonds
+        from ..analysis.linkers import find_linkers
+
+        numbers, _, codes, table = self._rules_of(atoms)
+        bond = _organic_bonds(codes, table, i, j, d)
+        bonds = (numbers, np.sort(i[bond] * len(atoms) + j[bond]).tobytes())
+        if bonds == self._intact_bonds:
             return None
         # the full analysis from a fresh list: its report does not depend on the Verlet list
         report = find_linkers(atoms, neighbors=neighbor_list(atoms, self._pairs.cutoff, "ijSd"))
         if not report.broken:
             self._intact_bonds = bonds
         return report
+
+    def _rules_of(self, atoms):
+        """Atomic numbers (bytes), whether they make a ZIF, the element codes and the cut-off
+        table of :func:`~aseml_zif.analysis.linkers.find_linkers`'s organic bonds: kept while
+        the atomic numbers stay."""
+        from ..analysis.linker_bonds import ZN_N_CUTOFF, _cutoff_table, _element_codes
+
+        numbers = atoms.numbers.tobytes()
+        if self._rules is None or self._rules[0] != numbers:
+            self._rules = (numbers, _is_zif(atoms), _element_codes(atoms, "Zn"),
+                           _cutoff_table(None, ZN_N_CUTOFF))
+        return self._rules

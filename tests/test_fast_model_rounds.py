@@ -1,0 +1,64 @@
+"""The committed rounds of the fast student (``data/fast_model``): the latest package reproduces
+the accuracy its card quotes on the committed held-out frames, and its forces are the gradient
+of its energy (finite differences)."""
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "data" / "fast_model"
+LATEST = DATA / "round3" / "zif4_fast_r3.nequip.zip"
+
+
+def frames_module():
+    spec = importlib.util.spec_from_file_location("fast_model_frames",
+                                                  ROOT / "examples" / "fast_model_frames.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def latest():
+    import aseml_zif
+
+    return aseml_zif.load_potential(LATEST, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    rows = frames_module().unpack_frames(DATA / "frames.npz")
+    return {name: [f for n, f in rows if n == name]
+            for name in ("test_cold_labelled", "test_hot_labelled")}
+
+
+@pytest.mark.parametrize("name", ["test_cold_labelled", "test_hot_labelled"])
+def test_latest_round_reproduces_its_recorded_accuracy(latest, held_out, name):
+    from aseml_zif.training import evaluate
+
+    recorded = json.loads((DATA / "round3" / "accuracy.json").read_text())["fast_r3"][name]
+    got = evaluate(latest, held_out[name], progress=False)
+    assert got["n_frames"] == recorded["n_frames"]
+    for key in ("force_mae_meV_per_A", "energy_mae_meV_per_atom", "stress_mae_MPa"):
+        assert got[key] == pytest.approx(recorded[key], rel=0.01), key
+
+
+def test_latest_round_forces_are_minus_the_energy_gradient(latest, held_out):
+    atoms = held_out["test_hot_labelled"][0].copy()
+    atoms.calc = latest
+    forces = atoms.get_forces()
+    rng = np.random.default_rng(0)
+    h = 1e-3  # Å; float32 model: central differences good to ~1e-2 eV/Å here
+    for i in rng.choice(len(atoms), 4, replace=False):
+        for c in range(3):
+            energies = []
+            for sign in (1, -1):
+                moved = atoms.copy()
+                moved.calc = latest
+                moved.positions[i, c] += sign * h
+                energies.append(moved.get_potential_energy())
+            fd = -(energies[0] - energies[1]) / (2 * h)
+            assert fd == pytest.approx(forces[i, c], abs=0.03 + 0.02 * abs(forces[i, c]))

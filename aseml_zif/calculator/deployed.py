@@ -171,11 +171,11 @@ class DeployedModelCalculator(Calculator):
         # numpy(force=True): detached and on the CPU; astype copies
         energies = out["atomic_energy"].numpy(force=True).reshape(-1).astype(np.float64)
         forces = out["forces"].numpy(force=True).astype(np.float64)
-        energy = float(energies.sum())
+        energy = float(np.add.reduce(energies))  # energies.sum() without its Python wrapper
         # a sum is not finite when a value is NaN or infinite (or the sum overflows)
         if not math.isfinite(energy):
             self._check_finite("per-atom energy", energies)
-        if not math.isfinite(forces.sum()):
+        if not math.isfinite(np.add.reduce(forces, axis=None)):
             self._check_finite("force", forces)
         self.results = {
             "energy": energy,
@@ -185,7 +185,7 @@ class DeployedModelCalculator(Calculator):
         }
         if "stress" in self.implemented_properties and "stress" in out:
             s = out["stress"].numpy(force=True).reshape(9).astype(np.float64)
-            if not math.isfinite(s.sum()) and not np.isfinite(s).all():
+            if not math.isfinite(np.add.reduce(s)) and not np.isfinite(s).all():
                 raise ModelError(f"model {self.metadata.path.name} returned a non-finite stress")
             self.results["stress"] = s.take(_VOIGT)
         self._validated = self.atoms

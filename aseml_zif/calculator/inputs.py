@@ -90,8 +90,6 @@ class ModelInputs:
                 keep[distance < self._pair_cutoff[tj, ti]])
 
     def _edge_tensors(self, atoms, types):
-        import torch
-
         forward, backward = self._kept_pairs(atoms, types)
         if self._edges is None or self._edges[0] != self.neighbors.generation:
             # both directions of every candidate: k and k + n are the same pair reversed
@@ -100,8 +98,15 @@ class ModelInputs:
                            np.concatenate((shifts, -shifts)).astype(self._numpy_dtype))
         _, both_pairs, both_shifts = self._edges
         index = np.concatenate((forward, backward + both_pairs.shape[1] // 2))
-        return (torch.from_numpy(np.take(both_pairs, index, axis=1)).to(self.device),
-                torch.from_numpy(np.take(both_shifts, index, axis=0)).to(self.device))
+        return (self._tensor(np.take(both_pairs, index, axis=1)),
+                self._tensor(np.take(both_shifts, index, axis=0)))
+
+    def _tensor(self, array):
+        """A tensor on the device holding ``array`` (the array's own memory on the CPU)."""
+        import torch
+
+        tensor = torch.from_numpy(array)
+        return tensor if self.device.type == "cpu" else tensor.to(self.device)
 
     def __call__(self, atoms):
         """Input dictionary of the model for ``atoms``.
@@ -114,8 +119,6 @@ class ModelInputs:
         UnknownSpeciesError
             An element the model does not know.
         """
-        import torch
-
         if not atoms.pbc.all():
             raise StructureError(
                 "the deployed model needs a structure periodic in all three directions "
@@ -125,7 +128,7 @@ class ModelInputs:
         _, types, type_tensor = self._types_of(atoms)
         edge_index, cell_shift = self._edge_tensors(atoms, types)
         return {
-            "pos": torch.from_numpy(np.array(atoms.positions, dtype=self._numpy_dtype)).to(self.device),
+            "pos": self._tensor(np.array(atoms.positions, dtype=self._numpy_dtype)),
             "cell": cell,
             "atom_types": type_tensor,
             "edge_index": edge_index,

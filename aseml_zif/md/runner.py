@@ -140,6 +140,7 @@ class _Runner:
         self.settings = self._settings(atoms, intervals, seed, *potential)
         self.rng = np.random.default_rng(self.settings["seed"])
         self.dyn = None
+        self.steady_until = -1  # last step of a plateau whose integrator is set up (_integrator_for)
         self.dyn_group = None
         self.pending_state = None  # integrator state from a checkpoint, with its group
         self.logged_kinds = set()  # watchdog problems already warned about (action="log")
@@ -217,6 +218,8 @@ class _Runner:
     # ----------------------------------------------------------------- stepping
     def _integrator_for(self, step):
         """The integrator that performs ``step``, re-targeted to its temperature."""
+        if step <= self.steady_until:  # same integrator and target as the last step
+            return self.dyn
         schedule = self.schedule
         k = schedule.stage_index(step)
         group = schedule.groups[k]
@@ -230,6 +233,8 @@ class _Runner:
                 integrators.set_state(self.dyn, self.pending_state[1])
             self.pending_state = None
         integrators.set_target_temperature(self.dyn, target)
+        low, high = schedule.stages[k].temperature_range
+        self.steady_until = schedule.ends[k] if low == high else step
         return self.dyn
 
     def execute(self):

@@ -116,8 +116,12 @@ class FrameWriter:
         fsync_directory(self.path.parent)
 
     def write(self, frame):
-        """Append one frame (an ``Atoms`` from :func:`snapshot`)."""
-        self._traj.write(frame)
+        """Append one frame (an ``Atoms`` from :func:`snapshot`).
+
+        Its frozen results are handed to ASE's writer as they are, the same numbers it would
+        ask the frame's calculator for, one state check (~0.3 ms) per property each.
+        """
+        self._traj.write(frame, **(frame.calc.results if frame.calc is not None else {}))
 
     def __len__(self):
         return len(self._traj)

@@ -85,7 +85,7 @@ class ExactThermostat(NoseHooverChainThermostat):
         _, masses, buffer = cached
         np.square(p, out=buffer)
         np.divide(buffer, masses, out=buffer)
-        return float(buffer.sum())
+        return float(np.add.reduce(buffer, axis=None))  # buffer.sum() without its Python wrapper
 
 
 class _ExactNVTUpdates:

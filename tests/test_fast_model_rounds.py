@@ -5,7 +5,6 @@ import importlib.util
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,18 +46,8 @@ def test_latest_round_reproduces_its_recorded_accuracy(latest, held_out, name):
 
 
 def test_latest_round_forces_are_minus_the_energy_gradient(latest, held_out):
-    atoms = held_out["test_hot_labelled"][0].copy()
-    atoms.calc = latest
-    forces = atoms.get_forces()
-    rng = np.random.default_rng(0)
-    h = 1e-3  # Å; float32 model: central differences good to ~1e-2 eV/Å here
-    for i in rng.choice(len(atoms), 4, replace=False):
-        for c in range(3):
-            energies = []
-            for sign in (1, -1):
-                moved = atoms.copy()
-                moved.calc = latest
-                moved.positions[i, c] += sign * h
-                energies.append(moved.get_potential_energy())
-            fd = -(energies[0] - energies[1]) / (2 * h)
-            assert fd == pytest.approx(forces[i, c], abs=0.03 + 0.02 * abs(forces[i, c]))
+    from aseml_zif.testing.conformance import check_forces_are_energy_gradient
+
+    # a 1500 K frame; float32 model: central differences good to a few 1e-2 eV/Å at 1e-3 Å
+    check_forces_are_energy_gradient(latest, held_out["test_hot_labelled"][0], step=1e-3,
+                                     atol=0.05, n_components=12)

@@ -75,6 +75,8 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
 
     workdir = Path(workdir)
     hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
+    if hyper.get("lr_cosine") and overrides.get("lr_plateau_patience") is None:
+        hyper["lr_plateau_patience"] = None  # the cosine replaces the default plateau schedule
     # the settings and ``init`` are checked before any work is done
     config = training_config(workdir / "train.xyz", workdir / "val.xyz", seed=seed,
                              max_epochs=epochs, initial_checkpoint=init, **hyper)
@@ -140,6 +142,10 @@ def main(argv=None):
                    help="labelled frames of later rounds: training only, not validation")
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--lr-patience", type=int, help="epochs without improvement before halving")
+    p.add_argument("--lr-cosine", action="store_true",
+                   help="anneal the learning rate along a half cosine to 1/100 at --epochs")
+    p.add_argument("--compile", action="store_true",
+                   help="train through torch.compile (nequip's compile_mode; ~3x faster on CPU)")
     p.add_argument("--energy-weight", type=float,
                    help=f"loss weight of the per-atom energy MSE (default {FAST_STUDENT['energy_weight']:g})")
     p = sub.add_parser("package", help="best checkpoint -> .nequip.zip")
@@ -157,7 +163,8 @@ def main(argv=None):
         if args.stage == "train":
             train(args.workdir, args.frames, args.epochs, init=args.init, extra=args.extra,
                   learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience,
-                  energy_weight=args.energy_weight)
+                  energy_weight=args.energy_weight, lr_cosine=args.lr_cosine or None,
+                  compile_mode="compile" if args.compile else None)
         elif args.stage == "package":
             print(package(args.workdir, args.output))
         else:

@@ -115,3 +115,28 @@ def test_missing_init_is_named_before_training(labelled, tmp_path):
     assert f"initial checkpoint '{missing}': no such file" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "work" / "run").exists()  # nequip-train never started
+
+
+def test_cosine_and_compile_reach_the_config(labelled, tmp_path, monkeypatch):
+    """``--lr-cosine`` replaces the student's default plateau schedule; ``--compile`` trains
+    through torch.compile; asking for both schedules is refused before any work."""
+    import aseml_zif.training
+
+    _, folder = labelled
+    seen = {}
+    monkeypatch.setattr(aseml_zif.training, "train",
+                        lambda config, *a, **k: seen.setdefault("config", config))
+    module = script()
+    split = module.split_validation
+    monkeypatch.setattr(module, "split_validation",
+                        lambda *a, **k: split(*a, **{**k, "n_validation": 3}))
+    module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--epochs", "7",
+                 "--lr-cosine", "--compile"])
+    config = seen["config"]["training_module"]
+    assert config["lr_scheduler"]["scheduler"]["_target_"].endswith("CosineAnnealingLR")
+    assert config["lr_scheduler"]["scheduler"]["T_max"] == 7
+    assert config["model"]["compile_mode"] == "compile"
+    with pytest.raises(SystemExit) as stop:
+        module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), "--lr-cosine",
+                     "--lr-patience", "2"])
+    assert stop.value.code == 2 and not (tmp_path / "v").exists()

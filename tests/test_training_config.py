@@ -16,7 +16,7 @@ def test_paper_defaults(tmp_path):
     assert module["optimizer"]["lr"] == 0.005 and module["optimizer"]["amsgrad"] is True
     assert module["loss"]["coeffs"] == {"total_energy": 1.0, "forces": 1.0, "stress": 0.0}
     assert module["loss"]["per_atom_energy"] is True and module["ema_decay"] == 0.99
-    stop = cfg["trainer"]["callbacks"][1]
+    stop, = (c for c in cfg["trainer"]["callbacks"] if c["_target_"].endswith("EarlyStopping"))
     assert stop["patience"] == 50 and cfg["run"] == ["train", "test"]
     assert cfg["data"]["train_file_path"].endswith("train.xyz")
     back = yaml.safe_load(write_config(cfg, tmp_path / "c.yaml").read_text())

@@ -21,14 +21,16 @@ PAPER_NEQUIP = dict(r_max=6.0, l_max=2, parity=False, num_layers=5, num_features
                     num_bessels=8, polynomial_cutoff_p=5, radial_mlp_depth=2,
                     radial_mlp_width=64, learning_rate=0.005, batch_size=1, ema_decay=0.99,
                     energy_weight=1.0, stress_weight=0.0, patience=50, max_epochs=1000,
-                    lr_plateau_patience=None, lr_plateau_factor=0.5)
+                    lr_plateau_patience=None, lr_plateau_factor=0.5, lr_cosine=False,
+                    compile_mode="eager")
 
 #: Allegro hyperparameters of the paper (``allegro_l2r6stress0a2.yaml``), mapped to allegro 0.8.
 PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_features=64,
                      num_tensor_features=64, num_bessels=8, polynomial_cutoff_p=6,
                      mlp_width=1024, mlp_depth=3, learning_rate=0.001, batch_size=1,
                      ema_decay=0.99, energy_weight=1.0, stress_weight=0.0, patience=50,
-                     max_epochs=1000, lr_plateau_patience=None, lr_plateau_factor=0.5)
+                     max_epochs=1000, lr_plateau_patience=None, lr_plateau_factor=0.5,
+                     lr_cosine=False, compile_mode="eager")
 
 
 def _nequip_model(h):
@@ -105,7 +107,13 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         ``energy_weight=1.0`` (per-atom energy MSE), ``stress_weight=1.0``, ``patience=50``,
         ``lr_plateau_patience=10`` with ``lr_plateau_factor=0.5`` (multiply the learning rate
         by the factor after that many epochs without a better validation metric; ``None``,
-        the default, keeps it constant as in the paper's NequIP config).
+        the default, keeps it constant as in the paper's NequIP config),
+        ``lr_cosine=True`` (instead: anneal the learning rate along a half cosine from
+        ``learning_rate`` to 1/100 of it at ``max_epochs``; PyTorch's ``CosineAnnealingLR``),
+        ``compile_mode="compile"`` (train through nequip's
+        ``torch.compile`` wrapper: the same losses to ~1e-6 relative, measured here ~3x faster per
+        frame on the CPU for the fast student; the first batch compiles, ~10 s; default
+        ``"eager"``).
 
     Returns
     -------
@@ -125,6 +133,7 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
     if unknown:
         raise ConfigError(f"unknown {architecture} hyperparameters {sorted(unknown)}; known: {sorted(defaults)}")
     h = {**defaults, **hyperparameters}
+    _check_schedule(h)
     if initial_checkpoint is not None:
         if not Path(initial_checkpoint).is_file():
             raise ConfigError(f"initial checkpoint {str(initial_checkpoint)!r}: no such file (a "
@@ -132,19 +141,28 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         path = str(Path(initial_checkpoint).resolve())
         if path.endswith(".nequip.zip"):  # a package (nequip-package build)
             model = {"_target_": "nequip.model.ModelFromPackage", "package_path": path,
-                     "compile_mode": "eager"}
+                     "compile_mode": h["compile_mode"]}
         else:
             model = {"_target_": "nequip.model.ModelFromCheckpoint", "checkpoint_path": path,
-                     "compile_mode": "eager"}
+                     "compile_mode": h["compile_mode"]}
     else:
-        model = _new_model(model_builder(h), seed)
+        model = _new_model(model_builder(h), seed, h["compile_mode"])
     return _full_config(h, model, architecture, train_file, val_file, test_file, seed, device)
 
 
-def _new_model(architecture_block, seed):
+def _check_schedule(h):
+    if h["compile_mode"] not in ("eager", "compile"):
+        raise ConfigError(f"compile_mode {h['compile_mode']!r}: use 'eager' or 'compile'")
+    if h["lr_cosine"] and h["lr_plateau_patience"] is not None:
+        raise ConfigError("lr_cosine and lr_plateau_patience both set: choose one "
+                          "learning-rate schedule")
+
+
+def _new_model(architecture_block, seed, compile_mode):
     return {
         **architecture_block,
         "seed": seed,
+        "compile_mode": compile_mode,
         "model_dtype": "float32",
         "type_names": "${model_type_names}",
         "r_max": "${cutoff_radius}",
@@ -203,7 +221,12 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
             "callbacks": [
                 {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
                  "monitor": monitored, "dirpath": "${hydra:runtime.output_dir}",
-                 "filename": "best", "save_last": True},
+                 "filename": "best"},
+                # every epoch (``save_last`` would only copy the best one when it improves:
+                # a resumed run would redo every epoch since the last improvement)
+                {"_target_": "lightning.pytorch.callbacks.ModelCheckpoint",
+                 "dirpath": "${hydra:runtime.output_dir}", "filename": "last",
+                 "save_on_train_epoch_end": True},
                 {"_target_": "lightning.pytorch.callbacks.EarlyStopping",
                  "monitor": monitored, "patience": h["patience"], "min_delta": 0.0},
             ],
@@ -219,14 +242,20 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
             "test_metrics": metrics,
             "optimizer": {"_target_": "torch.optim.Adam", "lr": h["learning_rate"],
                           "amsgrad": architecture == "nequip"},
-            **_plateau_scheduler(h, monitored),
+            **_lr_scheduler(h, monitored),
             "model": model,
         },
         "global_options": {"allow_tf32": False},
     }
 
 
-def _plateau_scheduler(h, monitored):
+def _lr_scheduler(h, monitored):
+    if h["lr_cosine"]:
+        return {"lr_scheduler": {
+            "scheduler": {"_target_": "torch.optim.lr_scheduler.CosineAnnealingLR",
+                          "T_max": int(h["max_epochs"]),
+                          "eta_min": float(h["learning_rate"]) / 100},
+            "interval": "epoch", "frequency": 1}}
     if h["lr_plateau_patience"] is None:
         return {}
     return {"lr_scheduler": {

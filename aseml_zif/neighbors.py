@@ -255,7 +255,8 @@ class VerletList:
                 and atoms.pbc.tobytes() == last.pbc and atoms.cell.array.tobytes() == last.cell_bytes):
             moved = positions - last.positions
             moved *= moved
-            largest = np.sqrt((moved[0] + moved[1] + moved[2]).max(initial=0.0))
+            # x² + y² + z² of each atom (the reduction adds the rows in order); NaN stays NaN
+            largest = math.sqrt(np.maximum.reduce(np.add.reduce(moved, axis=0), initial=0.0))
             # no pair can have crossed the cut-off band, nor any atom the skin (then not stale)
             if 2 * largest + self._ROUND_OFF <= self.shell and (
                     2 * (largest + last.since_rebuild) + self._ROUND_OFF <= self.skin
@@ -288,26 +289,24 @@ class VerletList:
             since_rebuild=since_rebuild, band=band,
             band_margin=margin[band], band_pairs=np.take(self._pairs[0], band, axis=1),
             band_shift_vectors=np.take(self._shift_vectors[1], band, axis=1),
-            inside=inside, band_inside=inside[band], flipped=np.zeros(0, dtype=np.int64),
-            keep=np.flatnonzero(inside))
+            inside=inside, mask=inside.tobytes(), keep=np.flatnonzero(inside))
         return self._full.keep
 
     def _band_test(self, positions, last, largest):
         """:meth:`within` from the distances of the candidates of the band that may have
         crossed the cut-off since the last full evaluation (atoms moved by ``largest`` Å)."""
-        n = int(np.searchsorted(last.band_margin, 2 * largest + self._ROUND_OFF, side="right"))
+        n = int(last.band_margin.searchsorted(2 * largest + self._ROUND_OFF, side="right"))
         i, j = last.band_pairs[:, :n]
-        vectors = np.take(positions, j, axis=1)
-        vectors -= np.take(positions, i, axis=1)
+        vectors = positions.take(j, axis=1)
+        vectors -= positions.take(i, axis=1)
         vectors += last.band_shift_vectors[:, :n]
-        squared = vectors[0] * vectors[0]
-        squared += vectors[1] * vectors[1]
-        squared += vectors[2] * vectors[2]
-        flipped = np.flatnonzero((squared < self.cutoff**2) != last.band_inside[:n])
-        if not np.array_equal(flipped, last.flipped):
-            mask = last.inside.copy()
-            mask[last.band[flipped]] ^= True
-            last.flipped, last.keep = flipped, np.flatnonzero(mask)
+        vectors *= vectors
+        mask = last.inside.copy()
+        # squared distances: the reduction adds the rows x², y², z² in order
+        mask[last.band[:n]] = np.add.reduce(vectors, axis=0) < self.cutoff**2
+        key = mask.tobytes()
+        if key != last.mask:
+            last.mask, last.keep = key, mask.nonzero()[0]
         return last.keep
 
     def compute(self, atoms, quantities="ijSd"):
@@ -359,6 +358,5 @@ class _FullEvaluation:
     band_pairs: np.ndarray
     band_shift_vectors: np.ndarray  # (3, len(band)), Å
     inside: np.ndarray  # mask of the candidates inside the cut-off
-    band_inside: np.ndarray  # inside[band]
-    flipped: np.ndarray  # positions in ``band`` of the candidates that crossed, at the last call
-    keep: np.ndarray  # the answer of the last call
+    mask: bytes  # of the mask of the candidates inside the cut-off at the last call
+    keep: np.ndarray  # the answer of the last call: mask.nonzero()

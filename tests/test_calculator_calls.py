@@ -136,3 +136,34 @@ def test_model_calls_and_their_wall_time_are_counted(toy_path):
     assert calc.model_calls == 2 and 0 < calc.model_time_s < wall
     out = calc.evaluate(calc.build_inputs(atoms))
     assert calc.model_calls == 3 and not any(v.requires_grad for v in out.values())
+
+
+def test_edges_of_every_md_step_are_a_fresh_lists_across_rebuilds_and_cell_changes(toy_path, tmp_path):
+    """A hot NVT run, then NPT (a new cell at every step): at every model call the edges are
+    those of a fresh vesin list (same pairs and shifts) in the order of a fresh calculator."""
+    from aseml_zif.md import Stage, run
+    from aseml_zif.neighbors import neighbor_list
+
+    calc = load_potential(toy_path, device="cpu")
+    build, checked = calc.build_inputs, []
+
+    def checked_inputs(atoms):
+        got = build(atoms)
+        i, j, shifts = neighbor_list(atoms, calc.r_max, "ijS")
+        edges = np.concatenate((got["edge_index"].numpy().T, got["edge_cell_shift"].numpy()), axis=1)
+        assert sorted(map(tuple, edges.tolist())) == sorted(
+            map(tuple, np.column_stack((i, j, shifts)).astype(float).tolist()))
+        fresh = load_potential(toy_path, device="cpu").build_inputs(atoms)
+        for key in ("edge_index", "edge_cell_shift"):
+            assert got[key].numpy().tobytes() == fresh[key].numpy().tobytes()
+        checked.append(calc.inputs.neighbors.generation)
+        return got
+
+    calc.build_inputs = checked_inputs
+    stages = [Stage("nvt", 0.06, 2500.0, tdamp_fs=10),
+              Stage("npt", 0.03, 2500.0, pressure_GPa=5.0, tdamp_fs=10, pdamp_fs=20)]
+    with pytest.warns(UserWarning, match="fs"):  # a long step for 2500 K: moves fast
+        run(toy_zif_cell().repeat(2), calc, stages, tmp_path, timestep_fs=2.0, watchdog=False,
+            seed=0, progress=False)
+    assert len(checked) == 1 + 30 + 15  # every call
+    assert checked[30] >= 3 and checked[-1] >= checked[30] + 2  # rebuilds in NVT and in NPT

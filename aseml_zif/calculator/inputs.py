@@ -13,9 +13,9 @@ class ModelInputs:
     ``metadata.r_max`` from a :class:`~aseml_zif.neighbors.VerletList` (pruned to the
     per-edge-type cut-offs when the model has them). What did not change since the last call
     is not built again: the model types while the atomic numbers stay, the cell tensor while
-    the cell stays; the edges are taken from the candidates of the Verlet list in both
-    directions, prepared once per rebuild (in ZIF-4 at 300 K some pair crosses the cut-off
-    at almost every MD step). The tensors are the same numbers as when built anew; the
+    the cell stays; the edges are taken from the candidates of the Verlet list (in ZIF-4 at
+    300 K some pair crosses the cut-off at almost every MD step), their shifts converted once
+    per rebuild. The tensors are the same numbers as when built anew; the
     position and edge tensors are new at every call.
 
     Parameters
@@ -43,7 +43,7 @@ class ModelInputs:
         )
         self._types = None  # atomic numbers, model types and their tensor, of the last structure
         self._cell = None  # cell checked last and its tensor
-        self._edges = None  # candidate generation, its pairs and shifts in both directions
+        self._shifts = None  # candidate generation and its shifts S in the input dtype
 
     def atom_types(self, atoms):
         """Model type index of every atom (int64); raise if an element is unknown to the model."""
@@ -90,16 +90,22 @@ class ModelInputs:
                 keep[distance < self._pair_cutoff[tj, ti]])
 
     def _edge_tensors(self, atoms, types):
+        """``edge_index`` and ``edge_cell_shift``: the kept candidates ``i → j`` (shift ``S``),
+        then the kept ones ``j → i`` (shift ``-S``), each in candidate order."""
         forward, backward = self._kept_pairs(atoms, types)
-        if self._edges is None or self._edges[0] != self.neighbors.generation:
-            # both directions of every candidate: k and k + n are the same pair reversed
-            pairs, shifts = self.neighbors.candidates
-            self._edges = (self.neighbors.generation, np.concatenate((pairs, pairs[::-1]), axis=1),
-                           np.concatenate((shifts, -shifts)).astype(self._numpy_dtype))
-        _, both_pairs, both_shifts = self._edges
-        index = np.concatenate((forward, backward + both_pairs.shape[1] // 2))
-        return (self._tensor(np.take(both_pairs, index, axis=1)),
-                self._tensor(np.take(both_shifts, index, axis=0)))
+        if self._shifts is None or self._shifts[0] != self.neighbors.generation:
+            self._shifts = (self.neighbors.generation,
+                            self.neighbors.candidates[1].astype(self._numpy_dtype))
+        (i, j), shifts = self.neighbors.candidates[0], self._shifts[1]
+        n, m = forward.size, forward.size + backward.size
+        edges, edge_shifts = np.empty((2, m), dtype=np.int64), np.empty((m, 3), self._numpy_dtype)
+        # the candidate indices are valid: "clip" writes straight into the slices
+        for index, sources, part in ((forward, (i, j), slice(0, n)), (backward, (j, i), slice(n, m))):
+            for row, source in enumerate(sources):
+                source.take(index, out=edges[row, part], mode="clip")
+            shifts.take(index, axis=0, out=edge_shifts[part], mode="clip")
+        np.subtract(0.0, edge_shifts[n:], out=edge_shifts[n:])  # -S, also 0.0 for 0 (not -0.0)
+        return self._tensor(edges), self._tensor(edge_shifts)
 
     def _tensor(self, array):
         """A tensor on the device holding ``array`` (the array's own memory on the CPU)."""

@@ -287,7 +287,8 @@ class VerletList:
             positions=positions, cell_bytes=cell.tobytes(),
             pbc=np.asarray(self._reference[3], dtype=bool).tobytes(),
             since_rebuild=since_rebuild, band=band,
-            band_margin=margin[band], band_pairs=np.take(self._pairs[0], band, axis=1),
+            band_margin=margin[band], band_i=self._pairs[0][0].take(band),
+            band_j=self._pairs[0][1].take(band),
             band_shift_vectors=np.take(self._shift_vectors[1], band, axis=1),
             inside=inside, mask=inside.tobytes(), keep=np.flatnonzero(inside))
         return self._full.keep
@@ -296,9 +297,8 @@ class VerletList:
         """:meth:`within` from the distances of the candidates of the band that may have
         crossed the cut-off since the last full evaluation (atoms moved by ``largest`` Å)."""
         n = int(last.band_margin.searchsorted(2 * largest + self._ROUND_OFF, side="right"))
-        i, j = last.band_pairs[:, :n]
-        vectors = positions.take(j, axis=1)
-        vectors -= positions.take(i, axis=1)
+        vectors = positions.take(last.band_j[:n], axis=1)
+        vectors -= positions.take(last.band_i[:n], axis=1)
         vectors += last.band_shift_vectors[:, :n]
         vectors *= vectors
         mask = last.inside.copy()
@@ -355,7 +355,8 @@ class _FullEvaluation:
     since_rebuild: float  # largest displacement (Å) since the rebuild; inf in another cell
     band: np.ndarray  # candidates within ``shell`` of the cut-off, nearest to it first
     band_margin: np.ndarray  # their distance to the cut-off (Å), ascending
-    band_pairs: np.ndarray
+    band_i: np.ndarray  # their first atoms
+    band_j: np.ndarray  # their second atoms
     band_shift_vectors: np.ndarray  # (3, len(band)), Å
     inside: np.ndarray  # mask of the candidates inside the cut-off
     mask: bytes  # of the mask of the candidates inside the cut-off at the last call

@@ -126,7 +126,8 @@ class DeployedModelCalculator(Calculator):
                 f"model {self.metadata.path.name} failed on {inputs['pos'].shape[0]} atoms "
                 f"({first[-1] if first else type(exc).__name__})"
             ) from exc
-        out = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in out.items()}
+        out = {k: v.detach() if isinstance(v, torch.Tensor) and v.requires_grad else v
+               for k, v in out.items()}
         self.model_time_s += time.perf_counter() - start
         self.model_calls += 1
         return out
@@ -168,9 +169,9 @@ class DeployedModelCalculator(Calculator):
         if atoms is not None:
             self._remember(atoms)
         out = self.evaluate(self.build_inputs(self.atoms))
-        # numpy(force=True): detached and on the CPU; astype copies
-        energies = out["atomic_energy"].numpy(force=True).reshape(-1).astype(np.float64)
-        forces = out["forces"].numpy(force=True).astype(np.float64)
+        # detached by evaluate; .cpu() returns a CPU tensor itself; astype copies
+        energies = out["atomic_energy"].cpu().numpy().reshape(-1).astype(np.float64)
+        forces = out["forces"].cpu().numpy().astype(np.float64)
         energy = float(np.add.reduce(energies))  # energies.sum() without its Python wrapper
         # a sum is not finite when a value is NaN or infinite (or the sum overflows)
         if not math.isfinite(energy):
@@ -184,7 +185,7 @@ class DeployedModelCalculator(Calculator):
             "forces": forces,
         }
         if "stress" in self.implemented_properties and "stress" in out:
-            s = out["stress"].numpy(force=True).reshape(9).astype(np.float64)
+            s = out["stress"].cpu().numpy().reshape(9).astype(np.float64)
             if not math.isfinite(np.add.reduce(s)) and not np.isfinite(s).all():
                 raise ModelError(f"model {self.metadata.path.name} returned a non-finite stress")
             self.results["stress"] = s.take(_VOIGT)
@@ -197,14 +198,19 @@ class DeployedModelCalculator(Calculator):
         (names, shapes and dtypes) and no constraints, as between MD steps (~3x faster).
         """
         spare = self._spare
-        if (spare is None or type(spare) is not type(atoms) or spare.constraints
-                or atoms.constraints or spare.arrays.keys() != atoms.arrays.keys()
-                or any(new.shape != spare.arrays[name].shape or new.dtype != spare.arrays[name].dtype
-                       for name, new in atoms.arrays.items())):
+        fresh = (spare is None or type(spare) is not type(atoms) or spare.constraints
+                 or atoms.constraints or spare.arrays.keys() != atoms.arrays.keys())
+        if not fresh:
+            arrays = spare.arrays
+            for name, new in atoms.arrays.items():
+                old = arrays[name]
+                if new.shape != old.shape or new.dtype != old.dtype:
+                    fresh = True
+                    break
+                np.copyto(old, new)
+        if fresh:
             spare = atoms.copy()
         else:
-            for name, new in atoms.arrays.items():
-                np.copyto(spare.arrays[name], new)
             np.copyto(spare.cell.array, atoms.cell.array)
             np.copyto(spare.pbc, atoms.pbc)
             spare.info = dict(atoms.info)

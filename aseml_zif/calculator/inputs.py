@@ -29,8 +29,12 @@ class ModelInputs:
     """
 
     def __init__(self, metadata, device, dtype):
+        import torch
+
+        self._from_numpy = torch.from_numpy
         self.metadata = metadata
         self.device = device
+        self._on_cpu = device.type == "cpu"
         self.dtype = dtype
         self._numpy_dtype = np.dtype(str(dtype).replace("torch.", ""))
         # a 1.5 Å skin: rebuilt every ~200 steps of 0.5 fs at 300 K in ZIF-4 (1 Å: every ~40;
@@ -109,10 +113,8 @@ class ModelInputs:
 
     def _tensor(self, array):
         """A tensor on the device holding ``array`` (the array's own memory on the CPU)."""
-        import torch
-
-        tensor = torch.from_numpy(array)
-        return tensor if self.device.type == "cpu" else tensor.to(self.device)
+        tensor = self._from_numpy(array)
+        return tensor if self._on_cpu else tensor.to(self.device)
 
     def __call__(self, atoms):
         """Input dictionary of the model for ``atoms``.

@@ -34,6 +34,7 @@ __all__ = [
     "get_state",
     "set_state",
     "conserved_energy",
+    "IntegratorSchedule",
 ]
 
 _THERMOSTAT = ("_thermostat._eta", "_thermostat._p_eta", "_thermostat._kT", "_thermostat._Q")
@@ -185,3 +186,59 @@ def conserved_energy(dyn):
     if isinstance(dyn, LangevinBAOAB):
         return float("nan")
     return dyn.get_conserved_energy()
+
+
+class IntegratorSchedule:
+    """The integrator of each step of a run: one per group of stages of a
+    :class:`~aseml_zif.md.schedule.Schedule`, re-targeted to the step's temperature.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The run's state, with calculator and momenta.
+    schedule : Schedule
+        Stages and time step (fs).
+    rng : numpy.random.Generator
+        Random stream of the Langevin integrator.
+
+    Attributes
+    ----------
+    dyn : ase.md.md.MolecularDynamics or None
+        The integrator of the last step asked for.
+    group : int or None
+        Its group of stages.
+    """
+
+    def __init__(self, atoms, schedule, rng):
+        self.atoms = atoms
+        self.schedule = schedule
+        self.rng = rng
+        self.dyn = None
+        self.group = None
+        self._steady_until = -1  # last step of a plateau whose integrator is set up
+        self._pending = None  # integrator state from a checkpoint, with its group
+
+    def restore(self, group, state):
+        """Give the next integrator built for ``group`` the :func:`get_state` ``state``."""
+        self._pending = (group, state)
+
+    def for_step(self, step):
+        """The integrator that performs ``step``, re-targeted to its temperature."""
+        if step <= self._steady_until:  # same integrator and target as the last step
+            return self.dyn
+        schedule = self.schedule
+        k = schedule.stage_index(step)
+        group = schedule.groups[k]
+        target = schedule.target_temperature(step)
+        if self.dyn is None or group != self.group:
+            self.dyn = make_integrator(
+                self.atoms, schedule.stages[k], schedule.timestep_fs, target, self.rng
+            )
+            self.group = group
+            if self._pending is not None and self._pending[0] == group:
+                set_state(self.dyn, self._pending[1])
+            self._pending = None
+        set_target_temperature(self.dyn, target)
+        low, high = schedule.stages[k].temperature_range
+        self._steady_until = schedule.ends[k] if low == high else step
+        return self.dyn

@@ -7,22 +7,22 @@ invocation, :mod:`aseml_zif.md.timing`), and, when a run is stopped by the watch
 non-finite numbers or by a failing model, ``watchdog_snapshot.traj`` (the state at the failed
 step).
 """
-import json
-import secrets
 import warnings
 from pathlib import Path
 
 import numpy as np
-from ase import units
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from .._progress import progress_bar
 from ..errors import ModelError, StructureError
-from ..neighbors import all_finite, atom_labels, check_finite
+from ..neighbors import check_finite
 from . import integrators
-from .checkpoint import CheckpointError, read_checkpoint, read_json, write_checkpoint, write_json
-from .output import THERMO_COLUMNS, FrameWriter, ThermoLog, snapshot
-from .potential import check_resumed_potential, describe_potential, require_stress
+from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .guards import check_step_finite
+from .output import FrameWriter, ThermoLog, snapshot
+from .potential import describe_potential, require_stress
+from .records import checkpoint_arrays, step_info, thermo_row
+from .run_settings import run_settings
 from .schedule import Schedule
 from .stages import StageError
 from .timing import StepClock
@@ -137,47 +137,21 @@ class _Runner:
         workdir.mkdir(parents=True, exist_ok=True)
         self.atoms = atoms.copy()
         self.atoms.calc = calculator
-        self.settings = self._settings(atoms, intervals, seed, *potential)
+        settings = {
+            "stages": [s.to_dict() for s in schedule.stages],
+            "timestep_fs": schedule.timestep_fs,
+            **intervals,
+            "symbols": atoms.get_chemical_formula(mode="all"),
+        }
+        # called here, not in a method: the warning of another potential names run()'s caller
+        self.settings = run_settings(self._path("settings"), settings, seed, *potential, workdir)
         self.rng = np.random.default_rng(self.settings["seed"])
-        self.dyn = None
-        self.steady_until = -1  # last step of a plateau whose integrator is set up (_integrator_for)
-        self.dyn_group = None
-        self.pending_state = None  # integrator state from a checkpoint, with its group
+        self.integrators = integrators.IntegratorSchedule(self.atoms, schedule, self.rng)
         self.logged_kinds = set()  # watchdog problems already warned about (action="log")
         self.frames = self.thermo = self.bar = None
 
     def _path(self, key):
         return self.workdir / RUN_FILES[key]
-
-    def _settings(self, atoms, intervals, seed, potential, allow_other_potential):
-        settings = {
-            "stages": [s.to_dict() for s in self.schedule.stages],
-            "timestep_fs": self.schedule.timestep_fs,
-            **intervals,
-            "symbols": atoms.get_chemical_formula(mode="all"),
-        }
-        path = self._path("settings")
-        stored = read_json(path)
-        if stored is not None:
-            seed_ok = isinstance(stored, dict) and isinstance(stored.get("seed"), int)
-            if not seed_ok or stored["seed"] < 0:
-                raise CheckpointError(f"{path}: damaged run settings (no valid 'seed')")
-            for key, value in settings.items():
-                if json.loads(json.dumps(value)) != stored.get(key):
-                    raise CheckpointError(
-                        f"{path}: records a run with different {key!r} "
-                        f"({stored.get(key)!r} there, {value!r} now); use a new workdir"
-                    )
-            if seed is not None and seed != stored["seed"]:
-                raise CheckpointError(f"{self.workdir}: run seed is {stored['seed']}, not {seed}")
-            updated = check_resumed_potential(stored, potential, allow_other_potential, self.workdir)
-            if updated is not None:
-                write_json(path, updated)
-            return updated or stored
-        settings["seed"] = int(secrets.randbits(63)) if seed is None else int(seed)
-        settings["potential"] = potential
-        write_json(path, settings)
-        return settings
 
     # ----------------------------------------------------------------- start / resume
     def _start(self):
@@ -193,7 +167,7 @@ class _Runner:
         self.rng.bit_generator.state = meta["rng_state"]
         if meta["group"] is not None:
             state = {k[len("dyn/"):]: v for k, v in arrays.items() if k.startswith("dyn/")}
-            self.pending_state = (meta["group"], state)
+            self.integrators.restore(meta["group"], state)
         self.step = meta["step"]
         self.known_broken = meta["known_broken"]
         self.frames = FrameWriter(self._path("trajectory"), keep_frames=meta["n_frames"])
@@ -208,7 +182,7 @@ class _Runner:
         self.known_broken = 0
         self.frames = FrameWriter(self._path("trajectory"))
         self.thermo = ThermoLog(self._path("thermo"))
-        self._integrator_for(1)
+        self.integrators.for_step(1)
         self._check_finite()
         if self.watchdog:
             self._watch()
@@ -216,27 +190,6 @@ class _Runner:
         self._checkpoint()
 
     # ----------------------------------------------------------------- stepping
-    def _integrator_for(self, step):
-        """The integrator that performs ``step``, re-targeted to its temperature."""
-        if step <= self.steady_until:  # same integrator and target as the last step
-            return self.dyn
-        schedule = self.schedule
-        k = schedule.stage_index(step)
-        group = schedule.groups[k]
-        target = schedule.target_temperature(step)
-        if self.dyn is None or group != self.dyn_group:
-            self.dyn = integrators.make_integrator(
-                self.atoms, schedule.stages[k], schedule.timestep_fs, target, self.rng
-            )
-            self.dyn_group = group
-            if self.pending_state is not None and self.pending_state[0] == group:
-                integrators.set_state(self.dyn, self.pending_state[1])
-            self.pending_state = None
-        integrators.set_target_temperature(self.dyn, target)
-        low, high = schedule.stages[k].temperature_range
-        self.steady_until = schedule.ends[k] if low == high else step
-        return self.dyn
-
     def execute(self):
         total = self.schedule.total_steps
         clock = None
@@ -261,7 +214,7 @@ class _Runner:
         (StructureError, ModelError) stop the run as the watchdog does: with a snapshot of the
         failed step, the last good checkpoint kept, and the step and atoms named."""
         try:
-            dyn = self._integrator_for(self.step + 1)
+            dyn = self.integrators.for_step(self.step + 1)
             self.step += 1
             dyn.step()
             self._check_finite()
@@ -273,15 +226,7 @@ class _Runner:
 
     def _check_finite(self):
         """Raise on non-finite positions or cell (StructureError) or model outputs (ModelError)."""
-        check_finite(self.atoms)
-        results = getattr(self.atoms.calc, "results", {})
-        if "forces" in results and not all_finite(results["forces"]):
-            bad = np.flatnonzero(~np.isfinite(results["forces"]).all(axis=1))
-            raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "
-                             f"{atom_labels(self.atoms, bad)}")
-        for name in ("energy", "stress"):
-            if name in results and not all_finite(results[name]):
-                raise ModelError(f"the potential returned a non-finite {name}: {results[name]}")
+        check_step_finite(self.atoms)
 
     def _due(self, every):
         return self.step % every == 0 or self.step == self.schedule.total_steps
@@ -333,15 +278,7 @@ class _Runner:
 
     # ----------------------------------------------------------------- outputs
     def _info(self):
-        k = self.schedule.stage_index(self.step)
-        return {
-            "step": self.step,
-            "time_fs": self.step * self.schedule.timestep_fs,
-            "stage": self.schedule.stages[k].label,
-            "stage_index": k,
-            "temperature_K": float(self.atoms.get_temperature()),
-            "target_temperature_K": float(self.schedule.target_temperature(self.step)),
-        }
+        return step_info(self.schedule, self.step, self.atoms)
 
     def _record(self):
         if self._due(self.every["save_every"]):
@@ -350,52 +287,23 @@ class _Runner:
             self._log()
 
     def _log(self):
-        atoms = self.atoms
-        info = self._info()
-        epot = atoms.get_potential_energy()
-        ekin = atoms.get_kinetic_energy()
-        try:
-            stress = atoms.get_stress(include_ideal_gas=True)
-            pressure = -float(np.mean(stress[:3])) / units.GPa
-        except NotImplementedError:  # calculator without stress (PropertyNotImplementedError)
-            pressure = float("nan")
-        row = {
-            "step": info["step"],
-            "time_fs": info["time_fs"],
-            "stage": info["stage"],
-            "target_temperature_K": info["target_temperature_K"],
-            "temperature_K": info["temperature_K"],
-            "potential_energy_eV": epot,
-            "kinetic_energy_eV": ekin,
-            "total_energy_eV": epot + ekin,
-            "conserved_energy_eV": integrators.conserved_energy(self.dyn),
-            "pressure_GPa": pressure,
-            "volume_A3": atoms.get_volume() if atoms.cell.rank == 3 else float("nan"),
-        }
-        row.update(zip(THERMO_COLUMNS[-9:], atoms.cell[:].reshape(-1).tolist()))
+        row = thermo_row(self.atoms, self._info(), self.integrators.dyn)
         self.thermo.write(row)
         if self.bar is not None:
-            self.bar.set_postfix(T=f"{row['temperature_K']:.0f}K", E=f"{epot:.3f}eV",
-                                 P=f"{pressure:.3f}GPa", refresh=False)
+            self.bar.set_postfix(T=f"{row['temperature_K']:.0f}K",
+                                 E=f"{row['potential_energy_eV']:.3f}eV",
+                                 P=f"{row['pressure_GPa']:.3f}GPa", refresh=False)
 
     def _checkpoint(self):
         self.frames.sync()
-        arrays = {
-            "positions": self.atoms.get_positions(),
-            "momenta": self.atoms.get_momenta(),
-            "cell": self.atoms.cell[:],
-        }
-        group = None
-        if self.step < self.schedule.total_steps:
-            group = self.dyn_group
-            for key, value in integrators.get_state(self.dyn).items():
-                arrays[f"dyn/{key}"] = value
+        running = self.step < self.schedule.total_steps
         meta = {
             "step": self.step,
             "n_frames": len(self.frames),
             "thermo_bytes": self.thermo.sync(),
-            "group": group,
+            "group": self.integrators.group if running else None,
             "rng_state": self.rng.bit_generator.state,
             "known_broken": self.known_broken,
         }
+        arrays = checkpoint_arrays(self.atoms, self.integrators.dyn if running else None)
         write_checkpoint(self._path("checkpoint"), arrays, meta)

@@ -1,0 +1,33 @@
+"""The check of every MD step: finite positions, cell and model outputs."""
+import numpy as np
+
+from ..errors import ModelError
+from ..neighbors import all_finite, atom_labels, check_finite
+
+__all__ = ["check_step_finite"]
+
+
+def check_step_finite(atoms):
+    """Raise on non-finite positions or cell (Å) or calculator results.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        The state after a step, with its calculator (whose ``results`` are checked).
+
+    Raises
+    ------
+    StructureError
+        A non-finite position (naming the atoms) or cell vector.
+    ModelError
+        Non-finite forces (naming the atoms), energy or stress.
+    """
+    check_finite(atoms)
+    results = getattr(atoms.calc, "results", {})
+    if "forces" in results and not all_finite(results["forces"]):
+        bad = np.flatnonzero(~np.isfinite(results["forces"]).all(axis=1))
+        raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "
+                         f"{atom_labels(atoms, bad)}")
+    for name in ("energy", "stress"):
+        if name in results and not all_finite(results[name]):
+            raise ModelError(f"the potential returned a non-finite {name}: {results[name]}")

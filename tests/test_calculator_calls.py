@@ -167,3 +167,26 @@ def test_edges_of_every_md_step_are_a_fresh_lists_across_rebuilds_and_cell_chang
             seed=0, progress=False)
     assert len(checked) == 1 + 30 + 15  # every call
     assert checked[30] >= 3 and checked[-1] >= checked[30] + 2  # rebuilds in NVT and in NPT
+
+
+def test_checked_state_is_proven_only_for_the_state_and_results_of_the_last_success(toy_path):
+    calc = load_potential(toy_path, device="cpu")
+    atoms = toy_zif_cell()
+    assert not calc.holds_checked_state(atoms)  # nothing calculated yet
+    atoms.calc = calc
+    atoms.get_forces()
+    assert calc.holds_checked_state(atoms) and calc.holds_checked_state(atoms.copy())
+    moved, strained = atoms.copy(), atoms.copy()
+    moved.positions[3, 0] += 1e-12
+    strained.set_cell(atoms.cell[:] * 1.001, scale_atoms=False)
+    assert not calc.holds_checked_state(moved) and not calc.holds_checked_state(strained)
+    calc.results = dict(calc.results)  # results that are no longer the calculation's own
+    assert not calc.holds_checked_state(atoms)
+    atoms.get_forces()
+    calc.results["energy"] = float("inf")  # per-atom energies finite, their sum overflowing
+    assert not calc.holds_checked_state(atoms)
+    broken = atoms.copy()
+    broken.positions[2, 1] = np.nan
+    with pytest.raises(StructureError):
+        calc.get_forces(broken)
+    assert not calc.holds_checked_state(broken) and not calc.holds_checked_state(atoms)

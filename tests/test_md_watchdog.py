@@ -199,3 +199,31 @@ def test_collapsed_atoms_and_runaway_temperature_are_reported():
     assert "atoms too close: Cu0–Cu1 at 0.300 Å" in text
     assert atoms.get_temperature() > 800 and "temperature runaway" in text
     assert Watchdog().linkers_checked(atoms) is False  # no Zn/imidazolate: linker check skipped
+
+
+def test_step_check_is_skipped_only_for_the_calculators_own_checked_state(monkeypatch, tmp_path):
+    from aseml_zif.calculator import load_potential
+    from aseml_zif.md import guards
+    from aseml_zif.testing.toy_model import toy_zif_cell, write_toy_legacy_model
+
+    general = []
+    check_finite = guards.check_finite
+    monkeypatch.setattr(guards, "check_finite", lambda atoms: general.append(1) or check_finite(atoms))
+    atoms = toy_zif_cell()
+    atoms.calc = load_potential(write_toy_legacy_model(tmp_path / "toy.pth"), device="cpu")
+    atoms.get_forces()
+    guards.check_step_finite(atoms)
+    assert general == []  # proven: the state the calculator checked
+    kept = atoms.positions[4, 2]
+    atoms.positions[4, 2] = np.nan  # changed from outside after the calculation: checked again
+    with pytest.raises(StructureError, match=r"non-finite position of 1 atom\(s\)"):
+        guards.check_step_finite(atoms)
+    assert general == [1]
+    atoms.positions[4, 2] = kept
+    guards.check_step_finite(atoms)
+    assert general == [1]  # the calculated state again
+    # results that are not the calculation's own: checked
+    atoms.calc.results = {**atoms.calc.results, "forces": np.full((len(atoms), 3), np.nan)}
+    with pytest.raises(ModelError, match="non-finite forces"):
+        guards.check_step_finite(atoms)
+    assert general == [1, 1]

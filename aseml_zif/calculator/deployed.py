@@ -92,6 +92,7 @@ class DeployedModelCalculator(Calculator):
         self.inputs = ModelInputs(metadata, self.device, self.input_dtype)
         self._spare = None  # the Atoms copy of the last calculation, refilled by the next one
         self._validated = None  # that copy once the calculation on it succeeded
+        self._checked = None  # the results dictionary of that calculation (finite, checked)
         self.model_calls = 0
         self.model_time_s = 0.0
 
@@ -189,7 +190,22 @@ class DeployedModelCalculator(Calculator):
             if not math.isfinite(np.add.reduce(s)) and not np.isfinite(s).all():
                 raise ModelError(f"model {self.metadata.path.name} returned a non-finite stress")
             self.results["stress"] = s.take(_VOIGT)
-        self._validated = self.atoms
+        self._validated, self._checked = self.atoms, self.results
+
+    def holds_checked_state(self, atoms):
+        """Whether ``atoms`` is, bit for bit, the state of the last calculation, which succeeded,
+        and :attr:`results` are still its own.
+
+        Then the positions and cell (Å) of ``atoms`` and every result are finite: the
+        calculation checked them (the energy is tested here: finite per-atom energies may sum
+        to an overflow). Proven from the bytes of positions and cell and the identity of the
+        results dictionary (ASE hands results out as copies); any doubt answers False.
+        """
+        last = self._validated
+        return (last is not None and last is self.atoms and self.results is self._checked
+                and math.isfinite(self.results["energy"])
+                and _same_bytes(last.positions, atoms.positions)
+                and _same_bytes(last.cell.array, atoms.cell.array))
 
     def _remember(self, atoms):
         """Make :attr:`atoms` a copy of ``atoms``, as ``atoms.copy()`` makes it.
@@ -229,6 +245,11 @@ class DeployedModelCalculator(Calculator):
             f"model {self.metadata.path.name} returned a non-finite {what} on "
             f"{len(index)} atom(s): {named}{more}"
         )
+
+
+def _same_bytes(old, new):
+    """Whether two arrays have the same shape, dtype and bytes."""
+    return old.shape == new.shape and old.dtype == new.dtype and old.tobytes() == new.tobytes()
 
 
 def _differs(old, new, tol, finite=False):

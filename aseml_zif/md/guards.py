@@ -10,6 +10,10 @@ __all__ = ["check_step_finite"]
 def check_step_finite(atoms):
     """Raise on non-finite positions or cell (Å) or calculator results.
 
+    Nothing is checked again when the calculator proves that ``atoms`` is the state of its
+    last successful calculation, whose results it checked (``holds_checked_state``, as
+    :class:`~aseml_zif.calculator.DeployedModelCalculator` has).
+
     Parameters
     ----------
     atoms : ase.Atoms
@@ -22,8 +26,12 @@ def check_step_finite(atoms):
     ModelError
         Non-finite forces (naming the atoms), energy or stress.
     """
+    calc = atoms.calc
+    proven = getattr(calc, "holds_checked_state", None)
+    if proven is not None and proven(atoms):
+        return
     check_finite(atoms)
-    results = getattr(atoms.calc, "results", {})
+    results = getattr(calc, "results", {})
     if "forces" in results and not all_finite(results["forces"]):
         bad = np.flatnonzero(~np.isfinite(results["forces"]).all(axis=1))
         raise ModelError(f"the potential returned non-finite forces on {bad.size} atom(s): "

@@ -37,6 +37,9 @@ class ExactThermostat(NoseHooverChainThermostat):
         ``p``, then updates it from its start to its end. Thermostat ``j`` is scaled before
         and after its update by ``exp(-δ/4 · p_eta[j+1] / Q[j+1])``; ``p_eta[j+1]`` does not
         change between the two passes, so the factors of the first pass serve the second.
+        The kinetic sum of ``p`` at the end of a call serves the start of the next one while
+        ``p`` is the same array with the same bytes (from the end of one MD step to the start
+        of the next).
         """
         p_eta, q = self._p_eta.tolist(), self._Q.tolist()
         eta = self._eta.tolist()
@@ -44,7 +47,13 @@ class ExactThermostat(NoseHooverChainThermostat):
         particle_kT = 3 * self._num_atoms_global * kT
         last = self._tchain - 1
         factors = [0.0] * last
-        kinetic = self._kinetic_sum(p)  # sum of p² / m of the current p
+        kinetic_sum, exp = self._kinetic_function(p), np.exp
+        cached = self._last_kinetic
+        if (cached is not None and cached[0] is p and cached[1] is self._masses
+                and cached[2] == p.tobytes()):
+            kinetic = cached[3]
+        else:
+            kinetic = kinetic_sum(p)  # sum of p² / m of the current p
         for _ in range(self._tloop):
             for coeff in FOURTH_ORDER_COEFFS:
                 delta_loop = coeff * delta / self._tloop
@@ -52,14 +61,14 @@ class ExactThermostat(NoseHooverChainThermostat):
                 for j in range(last, -1, -1):
                     force = kinetic - particle_kT if j == 0 else p_eta[j - 1] ** 2 / q[j - 1] - kT
                     if j < last:
-                        factor = factors[j] = float(np.exp(-delta4 * p_eta[j + 1] / q[j + 1]))
+                        factor = factors[j] = float(exp(-delta4 * p_eta[j + 1] / q[j + 1]))
                         p_eta[j] = (p_eta[j] * factor + delta2 * force) * factor
                     else:
                         p_eta[j] += delta2 * force
                 for k in range(last + 1):
                     eta[k] += delta_loop * p_eta[k] / q[k]
-                p *= np.exp(-delta_loop * p_eta[0] / q[0])
-                kinetic = self._kinetic_sum(p)
+                p *= exp(-delta_loop * p_eta[0] / q[0])
+                kinetic = kinetic_sum(p)
                 for j in range(last + 1):
                     force = kinetic - particle_kT if j == 0 else p_eta[j - 1] ** 2 / q[j - 1] - kT
                     if j < last:
@@ -68,24 +77,32 @@ class ExactThermostat(NoseHooverChainThermostat):
                         p_eta[j] += delta2 * force
         self._p_eta[:] = p_eta
         self._eta[:] = eta
+        self._last_kinetic = (p, self._masses, p.tobytes(), kinetic)
         return p
 
-    def _kinetic_sum(self, p):
-        """ASE's ``np.sum(p**2 / masses)``: the same element-wise operations and sum, in a
-        reused buffer, dividing by the masses repeated along the three components (a
-        broadcast division is several times slower). The repeated masses are remade when
-        ``_masses`` is another array (ASE never changes it in place)."""
+    #: the momenta, masses and bytes of the momenta of the last kinetic sum, and the sum
+    _last_kinetic = None
+
+    def _kinetic_function(self, p):
+        """ASE's ``np.sum(p**2 / masses)`` as a function of ``p``: the same element-wise
+        operations and sum, in a reused buffer, dividing by the masses repeated along the three
+        components (a broadcast division is several times slower). The repeated masses are
+        remade when ``_masses`` is another array (ASE never changes it in place)."""
         if not p.flags.c_contiguous:
-            return float(np.sum(p**2 / self._masses))
+            return lambda p: float(np.sum(p**2 / self._masses))
         cached = getattr(self, "_kinetic_buffers", None)
         if cached is None or cached[0] is not self._masses or cached[1].shape != p.shape:
             cached = self._kinetic_buffers = (
                 self._masses, np.ascontiguousarray(np.broadcast_to(self._masses, p.shape)),
                 np.empty_like(p))
         _, masses, buffer = cached
-        np.square(p, out=buffer)
-        np.divide(buffer, masses, out=buffer)
-        return float(np.add.reduce(buffer, axis=None))  # buffer.sum() without its Python wrapper
+        square, divide, add = np.square, np.divide, np.add.reduce
+
+        def kinetic_sum(p):
+            # buffer.sum() without its Python wrapper
+            return float(add(divide(square(p, buffer), masses, buffer), None))
+
+        return kinetic_sum
 
 
 class _ExactNVTUpdates:

@@ -25,6 +25,21 @@ sets, whose structures the student never saw. Every stage resumes when run again
         --extra unpacked/round2_labelled.xyz --init ../data/fast_model/round1/zif4_fast_r1.nequip.zip \\
         --learning-rate 0.002 --lr-patience 2 --energy-weight 50 --epochs 12
     python train_fast_model.py package f2 f2/zif4_fast_r2.nequip.zip   # then evaluate as above
+    # round 4 (data/fast_model/round4): no new frames; rounds 1-3 from the round-3 package,
+    # through torch.compile (--compile, ~3x faster per frame). Stage a: one epoch at lr 0.001;
+    # stage b: 6 epochs from its weights, the learning rate annealed along a half cosine from
+    # 0.001 to 1e-5 (--lr-cosine); 8-12 min per epoch on 2 cores shared with another job
+    python make_fast_model.py unpack ../data/fast_model/round3/frames.npz unpacked
+    OMP_NUM_THREADS=2 python train_fast_model.py train f4 unpacked/train_labelled.xyz \\
+        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
+        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz \\
+        --init ../data/fast_model/round3/zif4_fast_r3.nequip.zip --learning-rate 0.001 \\
+        --energy-weight 50 --epochs 1 --compile
+    mkdir -p f4b && cp f4/train.xyz f4/val.xyz f4b/ && cp f4/run/last.ckpt f4/stage_a.ckpt
+    OMP_NUM_THREADS=2 python train_fast_model.py train f4b unpacked/train_labelled.xyz \\
+        --init f4/stage_a.ckpt --learning-rate 0.001 --lr-cosine --energy-weight 50 \\
+        --epochs 6 --compile
+    python train_fast_model.py package f4b f4b/zif4_fast_r4.nequip.zip   # then evaluate
 """
 import argparse
 import json

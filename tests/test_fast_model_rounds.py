@@ -9,7 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "fast_model"
-LATEST = DATA / "round3" / "zif4_fast_r3.nequip.zip"
+LATEST_ROUND = 4
+LATEST = DATA / f"round{LATEST_ROUND}" / f"zif4_fast_r{LATEST_ROUND}.nequip.zip"
 
 
 def frames_module():
@@ -38,7 +39,8 @@ def held_out():
 def test_latest_round_reproduces_its_recorded_accuracy(latest, held_out, name):
     from aseml_zif.training import evaluate
 
-    recorded = json.loads((DATA / "round3" / "accuracy.json").read_text())["fast_r3"][name]
+    recorded = json.loads((DATA / f"round{LATEST_ROUND}" / "accuracy.json").read_text())[
+        f"fast_r{LATEST_ROUND}"][name]
     got = evaluate(latest, held_out[name], progress=False)
     assert got["n_frames"] == recorded["n_frames"]
     for key in ("force_mae_meV_per_A", "energy_mae_meV_per_atom", "stress_mae_MPa"):

@@ -46,6 +46,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 from hydra.utils import get_method
 
@@ -100,7 +101,9 @@ def parse_arch(text):
     """Architecture and hyperparameters of a spec such as ``layers=2,features=32,r_max=4.0``.
 
     Keys: ``arch`` (``nequip``, the default, or ``allegro``), the short names of
-    :data:`ALIASES`, ``radial``/``mlp`` as ``DEPTHxWIDTH``, or any hyperparameter name of
+    :data:`ALIASES`, ``radial``/``mlp`` as ``DEPTHxWIDTH``, ``cut_X``/``cut_X-Y`` for a shorter
+    cut-off of the pairs with element X or of the pairs X–Y (Å, the ``pair_cutoffs`` of
+    :func:`aseml_zif.training.training_config`), or any hyperparameter name of
     :func:`aseml_zif.training.training_config` (``l_max``, ``r_max`` in Å, ``parity``, ...).
 
     Returns
@@ -119,6 +122,8 @@ def parse_arch(text):
             raise ConfigError(f"--arch {text!r}: {item!r} is not key=value")
         if key == "arch":
             architecture = value
+        elif key.startswith("cut_"):  # a pair cut-off, e.g. cut_H=3.0 or cut_C-H=3.5 (Å)
+            values.setdefault("pair_cutoffs", {})[key[4:]] = yaml.safe_load(value)
         elif key in MLP_KEYS:
             depth, _, width = value.lower().partition("x")
             if not (depth.isdigit() and width.isdigit()):
@@ -185,9 +190,16 @@ def quick_cell():
     return check_structure(TYPE_NAMES, 4.0)
 
 
-def neighbours_per_atom(atoms, r_max):
-    """Mean number of neighbours of an atom within ``r_max`` Å (periodic images included)."""
-    return neighbor_list(atoms, r_max, "i")[0].size / len(atoms)
+def neighbours_per_atom(atoms, r_max, pair_cutoffs=None):
+    """Mean number of neighbours of an atom within ``r_max`` Å (periodic images included), or
+    within the cut-off of each pair (``per_edge_type_cutoff`` of a model block: centre type ->
+    neighbour type -> Å; atoms typed by their chemical symbols)."""
+    i, j, d = neighbor_list(atoms, r_max, "ijd")
+    if pair_cutoffs is None:
+        return i.size / len(atoms)
+    symbols = np.array(atoms.get_chemical_symbols())
+    limit = np.array([pair_cutoffs[a][b] for a, b in zip(symbols[i], symbols[j])])
+    return float(np.count_nonzero(d < limit)) / len(atoms)
 
 
 def write_untrained_package(cand, atoms, path):
@@ -197,7 +209,8 @@ def write_untrained_package(cand, atoms, path):
     0 eV, normalising neighbour count that of ``atoms``.
     """
     kwargs = {**cand.block, "type_names": list(cand.type_names), "r_max": cand.r_max,
-              "avg_num_neighbors": neighbours_per_atom(atoms, cand.r_max),
+              "avg_num_neighbors": neighbours_per_atom(atoms, cand.r_max,
+                                                       cand.block.get("per_edge_type_cutoff")),
               "per_type_energy_scales": dict.fromkeys(cand.type_names, 1.0),
               "per_type_energy_shifts": 0.0}
     config_text = yaml.safe_dump({"untrained_model": kwargs}, sort_keys=False)
@@ -310,7 +323,9 @@ def measure(chosen, atoms, calls, warmup, compile_too):
             folder.mkdir()
             package = write_untrained_package(cand, atoms, folder / "model.nequip.zip")
             calc = calculators["eager", k] = load_potential(package, device="cpu")
-            rows.append({"label": cand.label, "neighbours": neighbours_per_atom(atoms, cand.r_max),
+            rows.append({"label": cand.label,
+                         "neighbours": neighbours_per_atom(atoms, cand.r_max,
+                                                           cand.block.get("per_edge_type_cutoff")),
                          "parameters": sum(p.numel() for p in calc.model.parameters())})
             if compile_too:
                 pt2, rows[k]["build_s"] = compiled(package, cand.label)

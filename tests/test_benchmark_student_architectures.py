@@ -42,3 +42,29 @@ def test_quick_run_times_the_architecture_and_counts_its_neighbours():
         assert abs(float(row["neighbours/atom"]) - expected) < 0.006, (row, expected)
     assert 0 < int(small["parameters"]) < int(student["parameters"])
     assert student["× student"] == "1.00"
+
+
+def test_pair_cutoffs_reach_the_deployed_model(tmp_path):
+    """``cut_H=2.5``: the untrained package carries the pair cut-offs, the calculator keeps only
+    the edges within them, and the table counts those edges."""
+    import aseml_zif
+    from aseml_zif.calculator.current import nequip_global_state
+
+    nequip_global_state()  # nequip builds models only after this (the benchmark's main does it)
+    spec = importlib.util.spec_from_file_location("student_architectures", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    architecture, values = module.parse_arch("layers=1,features=8,l_max=1,r_max=3.0,cut_H=2.5")
+    assert values["pair_cutoffs"] == {"H": 2.5}
+    cand = module.candidate(architecture, values, module.student_hyperparameters())
+    atoms = module.quick_cell()
+    calc = aseml_zif.load_potential(module.write_untrained_package(cand, atoms, tmp_path / "m.nequip.zip"),
+                                    device="cpu")
+    i, j, d = neighbor_list("ijd", atoms, 3.0)
+    symbols = atoms.get_chemical_symbols()
+    kept = [(a, b) for a, b, r in zip(i, j, d) if r < (2.5 if "H" in (symbols[a], symbols[b]) else 3.0)]
+    assert 0 < len(kept) < len(i)  # the H cut-off removes some edges of this cell
+    edges = calc.inputs(atoms)["edge_index"].numpy()
+    assert sorted(map(tuple, edges.T.tolist())) == sorted((int(a), int(b)) for a, b in kept)
+    assert module.neighbours_per_atom(atoms, 3.0, cand.block["per_edge_type_cutoff"]) == \
+        len(kept) / len(atoms)

@@ -108,3 +108,25 @@ def test_grid_forwards_resume_and_initial_checkpoint(tmp_path, monkeypatch):
         runner.run_grid("a.xyz", "b.xyz", tmp_path, {"r_max": [4.0]}, progress=False,
                         initial_checkpoint=tmp_path / "missing.ckpt")
     assert len(calls) == 2  # nothing trained
+
+
+def test_pair_cutoffs_reach_model_and_neighbour_lists():
+    from aseml_zif.training import edge_type_cutoffs
+
+    table = edge_type_cutoffs({"H": 3.0, "C-H": 3.5}, 4.0)
+    assert table["H"]["H"] == table["H"]["Zn"] == table["N"]["H"] == 3.0
+    assert table["C"]["H"] == table["H"]["C"] == 3.5  # the pair overrides the element
+    assert table["C"]["N"] == table["Zn"]["Zn"] == 4.0
+    assert all(table[a][b] == table[b][a] for a in table for b in table)
+    cfg = training_config("a.xyz", "b.xyz", r_max=4.0, pair_cutoffs={"H": 3.0, "C-H": 3.5})
+    assert cfg["training_module"]["model"]["per_edge_type_cutoff"] == table
+    neighbours, = (t for t in cfg["data"]["transforms"] if t["_target_"].endswith("NeighborListTransform"))
+    assert neighbours["per_edge_type_cutoff"] == table
+    plain = training_config("a.xyz", "b.xyz")
+    assert "per_edge_type_cutoff" not in plain["training_module"]["model"]
+    for bad, match in (({"Cl": 3.0}, "'Cl'"), ({"H": 6.5}, r"\(0, r_max = 6.0\]"),
+                       ({"H": 0}, "r_max"), ({"C-H-N": 3.0}, "'C-H-N'"), ([3.0], "a dict")):
+        with pytest.raises(ConfigError, match=match):
+            training_config("a.xyz", "b.xyz", pair_cutoffs=bad)
+    with pytest.raises(ConfigError, match="pair_cutoffs"):  # NequIP only
+        training_config("a.xyz", "b.xyz", architecture="allegro", pair_cutoffs={"H": 3.0})

@@ -9,6 +9,7 @@ _EXPORTS = {
     "write_config": "config",
     "PAPER_NEQUIP": "config",
     "PAPER_ALLEGRO": "config",
+    "edge_type_cutoffs": "config",
     "train": "runner",
     "run_grid": "runner",
     "package": "runner",

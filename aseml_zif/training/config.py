@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config"]
+__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config", "edge_type_cutoffs"]
 
 TYPE_NAMES = ["H", "C", "N", "Zn"]
 
@@ -22,7 +22,7 @@ PAPER_NEQUIP = dict(r_max=6.0, l_max=2, parity=False, num_layers=5, num_features
                     radial_mlp_width=64, learning_rate=0.005, batch_size=1, ema_decay=0.99,
                     energy_weight=1.0, stress_weight=0.0, patience=50, max_epochs=1000,
                     lr_plateau_patience=None, lr_plateau_factor=0.5, lr_cosine=False,
-                    compile_mode="eager")
+                    compile_mode="eager", pair_cutoffs=None)
 
 #: Allegro hyperparameters of the paper (``allegro_l2r6stress0a2.yaml``), mapped to allegro 0.8.
 PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_features=64,
@@ -44,7 +44,50 @@ def _nequip_model(h):
         "num_features": h["num_features"],
         "radial_mlp_depth": h["radial_mlp_depth"],
         "radial_mlp_width": h["radial_mlp_width"],
+        **({} if h["pair_cutoffs"] is None
+           else {"per_edge_type_cutoff": edge_type_cutoffs(h["pair_cutoffs"], h["r_max"])}),
     }
+
+
+def edge_type_cutoffs(pair_cutoffs, r_max):
+    """nequip's ``per_edge_type_cutoff`` (centre type -> neighbour type -> Å) from pair cut-offs.
+
+    Parameters
+    ----------
+    pair_cutoffs : dict of str to float
+        Cut-offs in Å, symmetric: a key ``"X"`` applies to every pair with an atom of element X,
+        a key ``"X-Y"`` to the pairs X–Y (and overrides ``"X"``/``"Y"``). E.g. ``{"H": 3.0}``:
+        in ZIF-4 at 4 Å, 62 % of the edges involve an H atom.
+    r_max : float
+        Cut-off of every pair not named, Å; no pair cut-off may exceed it.
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        Every ordered pair of :data:`TYPE_NAMES`.
+
+    Raises
+    ------
+    ConfigError
+        An element that is not one of the model's types, a malformed key, or a cut-off that is
+        not in (0, r_max].
+    """
+    if not isinstance(pair_cutoffs, dict):
+        raise ConfigError(f"pair_cutoffs {pair_cutoffs!r}: a dict such as {{'H': 3.0, 'C-N': 3.5}}")
+    table = {a: {b: float(r_max) for b in TYPE_NAMES} for a in TYPE_NAMES}
+    for key in sorted(pair_cutoffs, key=lambda k: "-" in str(k)):  # single elements first
+        elements = str(key).split("-")
+        cutoff = pair_cutoffs[key]
+        if len(elements) > 2 or any(e not in TYPE_NAMES for e in elements):
+            raise ConfigError(f"pair_cutoffs key {key!r}: an element or a pair of elements of "
+                              f"{' '.join(TYPE_NAMES)} (e.g. 'H' or 'C-H')")
+        if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 < cutoff <= r_max:
+            raise ConfigError(f"pair_cutoffs[{key!r}] = {cutoff!r}: a cut-off in Å in (0, r_max = {r_max}]")
+        partners = TYPE_NAMES if len(elements) == 1 else elements[1:]
+        for a in elements[:1]:
+            for b in partners:
+                table[a][b] = table[b][a] = float(cutoff)
+    return table
 
 
 def _allegro_model(h):
@@ -113,7 +156,9 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         ``compile_mode="compile"`` (train through nequip's
         ``torch.compile`` wrapper: the same losses to ~1e-6 relative, measured here ~3x faster per
         frame on the CPU for the fast student; the first batch compiles, ~10 s; default
-        ``"eager"``).
+        ``"eager"``), ``pair_cutoffs={"H": 3.0}`` (NequIP: shorter cut-offs for some element
+        pairs, nequip's ``per_edge_type_cutoff``, see :func:`edge_type_cutoffs`; the
+        training neighbour lists and the deployed model's leave those edges out).
 
     Returns
     -------
@@ -185,7 +230,10 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
             {"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
              "model_type_names": "${model_type_names}",
              "chemical_species_to_atom_type_map": "${list_to_identity_dict:${model_type_names}}"},
-            {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": "${cutoff_radius}"},
+            {"_target_": "nequip.data.transforms.NeighborListTransform", "r_max": "${cutoff_radius}",
+             **({} if h.get("pair_cutoffs") is None else
+                {"per_edge_type_cutoff": edge_type_cutoffs(h["pair_cutoffs"], h["r_max"]),
+                 "type_names": "${model_type_names}"})},
         ],
         "train_dataloader": {**loader, "shuffle": True},
         "val_dataloader": loader,

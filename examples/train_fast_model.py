@@ -26,7 +26,8 @@ sets, whose structures the student never saw. Every stage resumes when run again
         --learning-rate 0.002 --lr-patience 2 --energy-weight 50 --epochs 12
     python train_fast_model.py package f2 f2/zif4_fast_r2.nequip.zip   # then evaluate as above
     # round 4 (data/fast_model/round4): no new frames; rounds 1-3 from the round-3 package,
-    # through torch.compile (--compile, ~3x faster per frame). Stage a: one epoch at lr 0.001;
+    # through torch.compile (--compile; no faster than eager on this CPU, as measured after the
+    # run: 37 s against 35 s for 4 epochs of 110 frames). Stage a: one epoch at lr 0.001;
     # stage b: 6 epochs from its weights, the learning rate annealed along a half cosine from
     # 0.001 to 1e-5 (--lr-cosine); 8-12 min per epoch on 2 cores shared with another job
     python make_fast_model.py unpack ../data/fast_model/round3/frames.npz unpacked
@@ -160,7 +161,8 @@ def main(argv=None):
     p.add_argument("--lr-cosine", action="store_true",
                    help="anneal the learning rate along a half cosine to 1/100 at --epochs")
     p.add_argument("--compile", action="store_true",
-                   help="train through torch.compile (nequip's compile_mode; ~3x faster on CPU)")
+                   help="train through torch.compile (nequip's compile_mode, for GPUs; "
+                        "no faster on a small CPU)")
     p.add_argument("--energy-weight", type=float,
                    help=f"loss weight of the per-atom energy MSE (default {FAST_STUDENT['energy_weight']:g})")
     p = sub.add_parser("package", help="best checkpoint -> .nequip.zip")

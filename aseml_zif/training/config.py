@@ -154,9 +154,9 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         ``lr_cosine=True`` (instead: anneal the learning rate along a half cosine from
         ``learning_rate`` to 1/100 of it at ``max_epochs``; PyTorch's ``CosineAnnealingLR``),
         ``compile_mode="compile"`` (train through nequip's
-        ``torch.compile`` wrapper: the same losses to ~1e-6 relative, measured here ~3x faster per
-        frame on the CPU for the fast student; the first batch compiles, ~10 s; default
-        ``"eager"``), ``pair_cutoffs={"H": 3.0}`` (NequIP: shorter cut-offs for some element
+        ``torch.compile`` wrapper, meant for GPUs: the same losses; on this project's 2-core CPU
+        no faster than eager for the fast student, 37 s against 35 s for 4 epochs of 110
+        frames; default ``"eager"``), ``pair_cutoffs={"H": 3.0}`` (NequIP: shorter cut-offs for some element
         pairs, nequip's ``per_edge_type_cutoff``, see :func:`edge_type_cutoffs`; the
         training neighbour lists and the deployed model's leave those edges out).
 

@@ -7,7 +7,7 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from ..errors import ModelError
 from .formats import LEGACY_FORMAT
-from .inputs import ModelInputs
+from .inputs import ModelInputs, same_bytes
 
 #: flat indices of the Voigt components xx, yy, zz, yz, xz, xy in a 3 x 3 tensor
 _VOIGT = np.array([0, 4, 8, 5, 2, 1])
@@ -204,8 +204,8 @@ class DeployedModelCalculator(Calculator):
         last = self._validated
         return (last is not None and last is self.atoms and self.results is self._checked
                 and math.isfinite(self.results["energy"])
-                and _same_bytes(last.positions, atoms.positions)
-                and _same_bytes(last.cell.array, atoms.cell.array))
+                and same_bytes(last.positions, atoms.positions)
+                and same_bytes(last.cell.array, atoms.cell.array))
 
     def _remember(self, atoms):
         """Make :attr:`atoms` a copy of ``atoms``, as ``atoms.copy()`` makes it.
@@ -245,11 +245,6 @@ class DeployedModelCalculator(Calculator):
             f"model {self.metadata.path.name} returned a non-finite {what} on "
             f"{len(index)} atom(s): {named}{more}"
         )
-
-
-def _same_bytes(old, new):
-    """Whether two arrays have the same shape, dtype and bytes."""
-    return old.shape == new.shape and old.dtype == new.dtype and old.tobytes() == new.tobytes()
 
 
 def _differs(old, new, tol, finite=False):

@@ -56,7 +56,7 @@ class ModelInputs:
     def _types_of(self, atoms):
         import torch
 
-        if self._types is None or not _same(self._types[0], atoms.numbers):
+        if self._types is None or not same_bytes(self._types[0], atoms.numbers):
             types = self._lookup_types(atoms)
             self._types = (atoms.numbers.copy(), types, torch.tensor(types, device=self.device))
         return self._types
@@ -76,7 +76,7 @@ class ModelInputs:
         import torch
 
         cell = atoms.cell.array
-        if self._cell is None or not _same(self._cell[0], cell):
+        if self._cell is None or not same_bytes(self._cell[0], cell):
             if abs(atoms.cell.volume) < 1e-6:
                 raise StructureError("the structure's cell has zero volume")
             self._cell = (cell.copy(), torch.tensor(cell, dtype=self.dtype, device=self.device))
@@ -145,7 +145,7 @@ class ModelInputs:
 
 
 
-def _same(old, new):
-    """Whether ``new`` holds the same numbers as ``old``, bit for bit (what a tensor made of it
-    depends on)."""
+def same_bytes(old, new):
+    """Whether ``new`` holds the same numbers as ``old``, bit for bit (same shape, dtype and
+    bytes: what a tensor made of it depends on)."""
     return old.shape == new.shape and old.dtype == new.dtype and old.tobytes() == new.tobytes()

@@ -80,16 +80,30 @@ def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3, ex
     return train_file, val_file
 
 
+#: hyperparameters that set the architecture of a new student (not allowed with ``init``)
+ARCHITECTURE_KEYS = ("num_layers", "num_features", "l_max", "radial_mlp_depth",
+                     "radial_mlp_width", "pair_cutoffs")
+
+
 def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides):
     """Train (or continue training) the student in ``workdir/run``.
 
     ``init``: start from the weights of this checkpoint or ``.nequip.zip`` package (e.g. a lower
     learning rate after a first run, or the next active-learning round) instead of a new model.
     ``extra``: labelled files of later rounds, training frames only (see ``split_validation``).
+    ``overrides``: changes to :data:`FAST_STUDENT` (``None`` keeps its value); the
+    :data:`ARCHITECTURE_KEYS` among them (e.g. ``num_features=48``, ``pair_cutoffs={"H": 3.0}``)
+    make a new architecture and are refused with ``init``, whose architecture is the
+    checkpoint's.
     """
+    from aseml_zif.errors import ConfigError
     from aseml_zif.training import train as nequip_train, training_config
 
     workdir = Path(workdir)
+    architecture = sorted(k for k in ARCHITECTURE_KEYS if overrides.get(k) is not None)
+    if init is not None and architecture:
+        raise ConfigError(f"{', '.join(architecture)} with --init: the architecture is the "
+                          f"initial checkpoint's ({init}); leave them out, or start a new model")
     hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
     if hyper.get("lr_cosine") and overrides.get("lr_plateau_patience") is None:
         hyper["lr_plateau_patience"] = None  # the cosine replaces the default plateau schedule
@@ -146,6 +160,15 @@ def evaluate(model, sets, output=None, timing_calls=0, by="origin"):
     return report
 
 
+def pair_cutoff(text):
+    """``"H=3.0"`` -> ``("H", 3.0)`` (argparse type of ``--pair-cutoff``)."""
+    key, sep, value = text.partition("=")
+    try:
+        return key.strip(), float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: X=Å or X-Y=Å, e.g. H=3.0") from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -165,6 +188,18 @@ def main(argv=None):
                         "no faster on a small CPU)")
     p.add_argument("--energy-weight", type=float,
                    help=f"loss weight of the per-atom energy MSE (default {FAST_STUDENT['energy_weight']:g})")
+    arch = p.add_argument_group("architecture of a new student (default: FAST_STUDENT; not "
+                                "with --init)")
+    arch.add_argument("--layers", type=int, dest="num_layers",
+                      help=f"interaction layers (default {FAST_STUDENT['num_layers']})")
+    arch.add_argument("--features", type=int, dest="num_features",
+                      help=f"features per irrep (default {FAST_STUDENT['num_features']})")
+    arch.add_argument("--l-max", type=int, dest="l_max",
+                      help=f"highest rotation order (default {FAST_STUDENT['l_max']})")
+    arch.add_argument("--pair-cutoff", action="append", type=pair_cutoff, metavar="X[-Y]=Å",
+                      dest="pair_cutoffs",
+                      help="shorter cut-off for the pairs with an X atom (or the X-Y pairs), "
+                           "e.g. H=3.0; repeatable")
     p = sub.add_parser("package", help="best checkpoint -> .nequip.zip")
     p.add_argument("workdir")
     p.add_argument("output")
@@ -181,7 +216,9 @@ def main(argv=None):
             train(args.workdir, args.frames, args.epochs, init=args.init, extra=args.extra,
                   learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience,
                   energy_weight=args.energy_weight, lr_cosine=args.lr_cosine or None,
-                  compile_mode="compile" if args.compile else None)
+                  compile_mode="compile" if args.compile else None, num_layers=args.num_layers,
+                  num_features=args.num_features, l_max=args.l_max,
+                  pair_cutoffs=dict(args.pair_cutoffs) if args.pair_cutoffs else None)
         elif args.stage == "package":
             print(package(args.workdir, args.output))
         else:

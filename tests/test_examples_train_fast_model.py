@@ -140,3 +140,38 @@ def test_cosine_and_compile_reach_the_config(labelled, tmp_path, monkeypatch):
         module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), "--lr-cosine",
                      "--lr-patience", "2"])
     assert stop.value.code == 2 and not (tmp_path / "v").exists()
+
+
+def test_architecture_flags_make_a_new_student(labelled, tmp_path, monkeypatch):
+    """``--layers/--features/--l-max/--pair-cutoff`` reach the new model's block (the pair
+    cut-offs also the training neighbour lists); with ``--init`` they are refused before any
+    work, as is a malformed pair cut-off."""
+    import aseml_zif.training
+
+    _, folder = labelled
+    seen = {}
+    monkeypatch.setattr(aseml_zif.training, "train",
+                        lambda config, *a, **k: seen.setdefault("config", config))
+    module = script()
+    split = module.split_validation
+    monkeypatch.setattr(module, "split_validation",
+                        lambda *a, **k: split(*a, **{**k, "n_validation": 3}))
+    module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--layers", "3",
+                 "--features", "48", "--l-max", "2", "--pair-cutoff", "H=3.0",
+                 "--pair-cutoff", "C-N=3.5"])
+    model = seen["config"]["training_module"]["model"]
+    assert (model["num_layers"], model["num_features"], model["l_max"]) == (3, 48, 2)
+    table = model["per_edge_type_cutoff"]
+    assert table["H"]["Zn"] == table["Zn"]["H"] == table["H"]["H"] == 3.0
+    assert table["C"]["N"] == table["N"]["C"] == 3.5 and table["Zn"]["N"] == 4.0
+    lists = seen["config"]["data"]["transforms"][1]
+    assert lists["per_edge_type_cutoff"] == table
+    package = tmp_path / "r.nequip.zip"
+    package.write_bytes(b"")
+    for flags, message in ((["--init", str(package), "--features", "48"],
+                            "num_features with --init"),
+                           (["--pair-cutoff", "H=three"], "'H=three': X=Å or X-Y=Å"),
+                           (["--pair-cutoff", "Cl=3.0"], "pair_cutoffs key 'Cl'")):
+        with pytest.raises(SystemExit) as stop:
+            module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), *flags])
+        assert stop.value.code == 2 and not (tmp_path / "v").exists()

@@ -46,6 +46,12 @@ def test_resume_continues_interrupted_run(frame_files, tmp_path):
                   tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
     assert _epochs(first) == [[0, 1]]
     after_two = _weights(first.last_checkpoint)
+    # resuming with another architecture is refused, naming what changed, before nequip-train
+    wider = {**TINY, "num_features": TINY["num_features"] + 4}
+    with pytest.raises(ConfigError, match=r"cannot resume this run with another model \(num_features"):
+        train(training_config(train_file, val_file, max_epochs=4, seed=3, **wider),
+              tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
+    assert "Continuing training" not in (tmp_path / "run" / "train.log").read_text()
 
     second = train(training_config(train_file, val_file, max_epochs=4, seed=3, **TINY),
                    tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)

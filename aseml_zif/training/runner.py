@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._progress import progress_bar
-from ..errors import TrainingError
+from ..errors import ConfigError, TrainingError
 from .config import training_config, write_config
 
 __all__ = ["TrainingRun", "train", "run_grid", "package", "compile_model"]
@@ -92,6 +92,9 @@ def train(config, directory, hyperparameters=None, env=None, resume=False):
 
     Raises
     ------
+    ConfigError
+        Resuming with a model block (architecture, initial weights) other than the one the run
+        was started with, named by its keys.
     TrainingError
         ``nequip-train`` failed or wrote no checkpoint.
     """
@@ -99,6 +102,8 @@ def train(config, directory, hyperparameters=None, env=None, resume=False):
     directory.mkdir(parents=True, exist_ok=True)
     best, last = directory / "best.ckpt", directory / "last.ckpt"
     continuing = resume and last.exists()
+    if continuing:
+        _check_same_model(config, directory / "config.yaml")
     write_config(config, directory / "config.yaml")
     command = [_tool("nequip-train"), "-cp", str(directory), "-cn", "config",
                f"hydra.run.dir={directory}"]
@@ -109,6 +114,21 @@ def train(config, directory, hyperparameters=None, env=None, resume=False):
     if not best.exists() or not csvs:
         raise TrainingError(f"{directory}: nequip-train wrote no best.ckpt or metrics.csv")
     return TrainingRun(directory, best, last, csvs[-1], dict(hyperparameters or {}))
+
+
+def _check_same_model(config, started_file):
+    """Refuse to resume a run with another model block than the one it was started with."""
+    import yaml
+
+    if not started_file.exists():
+        return
+    started = yaml.safe_load(started_file.read_text())["training_module"]["model"]
+    now = config["training_module"]["model"]
+    changed = sorted(k for k in set(started) | set(now) if started.get(k) != now.get(k))
+    if changed:
+        detail = ", ".join(f"{k}: {started.get(k)!r} -> {now.get(k)!r}" for k in changed)
+        raise ConfigError(f"{started_file.parent}: cannot resume this run with another model "
+                          f"({detail}); use a new directory, or the settings it started with")
 
 
 def run_grid(train_file, val_file, directory, grid, test_file=None, architecture="nequip",

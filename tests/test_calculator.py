@@ -386,16 +386,16 @@ def test_md_runs_a_model_without_stress(tmp_path):
 
 
 class _NaNModel:
-    """A 'deployed model' whose forces are NaN on atom 2."""
+    """A 'deployed model' whose ``output`` is NaN at ``index`` (by default forces on atom 2)."""
 
-    def __init__(self, calc):
-        self.inner = calc.model
+    def __init__(self, calc, output="forces", index=(2, 1)):
+        self.inner, self.output, self.index = calc.model, output, index
 
     def __call__(self, inputs):
         out = dict(self.inner(inputs))
-        forces = out["forces"].clone()
-        forces[2, 1] = float("nan")
-        out["forces"] = forces
+        values = out[self.output].clone()
+        values[self.index] = float("nan")
+        out[self.output] = values
         return out
 
     def to(self, **kwargs):
@@ -411,6 +411,15 @@ def test_non_finite_model_output_is_a_model_error_naming_the_atom(toy):
     atoms.calc = calc
     with pytest.raises(ModelError, match=r"non-finite force on 1 atom\(s\): 2 \(N\)"):
         atoms.get_forces()
+
+
+@pytest.mark.parametrize("index", [(0, 1, 1), (0, 2, 1)])  # yy (Voigt), zy (not Voigt)
+def test_non_finite_stress_component_is_a_model_error(toy, index):
+    calc = DeployedModelCalculator(_NaNModel(toy, "stress", index), toy.metadata, device="cpu")
+    atoms = toy_zif_cell()
+    atoms.calc = calc
+    with pytest.raises(ModelError, match="non-finite stress"):
+        atoms.get_stress()
 
 
 def test_non_finite_positions_are_a_structure_error_naming_the_atom(toy):

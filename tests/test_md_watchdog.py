@@ -109,6 +109,31 @@ def test_watchdog_that_saw_intact_linkers_still_reports_each_break_as_the_full_a
         assert watchdog.check(crystal, 300.0) == ([], 0)  # and intact again
 
 
+def test_watchdog_bonds_are_the_organic_bonds_of_a_fresh_list_after_moves_and_new_elements():
+    """The organic bonds the watchdog compares with its last intact frame (from bond cut-offs
+    kept per candidate pair) are those of the analysis on a fresh list: after a rebuild of its
+    pair list, and after an element changed in place (no rebuild: H turned to F, no bond)."""
+    from aseml_zif.analysis.linker_bonds import organic_bond_keys
+    from aseml_zif.neighbors import neighbor_list
+
+    crystal = zif4_crystal()
+    crystal.set_momenta(np.zeros((len(crystal), 3)))
+    fluorine = crystal.copy()
+    fluorine.numbers[np.flatnonzero(fluorine.numbers == 1)[0]] = 9
+    watchdog = Watchdog(action="log")
+    for frame in [crystal, *_broken_frames(crystal).values(), crystal, fluorine]:
+        watchdog.check(frame, 300.0)
+        generation = watchdog._pairs.generation
+        keep = watchdog._pairs.within(frame)
+        numbers, limits, keys = watchdog._candidate_bonds(frame)
+        bonds = keys.take(keep)[watchdog._pairs.distances(frame, keep) < limits.take(keep)]
+        fresh = organic_bond_keys(frame, neighbor_list(frame, watchdog._pairs.cutoff, "ijSd"))
+        n = len(frame)
+        assert bonds.tobytes() == fresh[fresh // n < fresh % n].tobytes()
+        assert numbers == frame.numbers.tobytes() and watchdog._pairs.generation == generation
+    assert watchdog._pairs.generation >= 2  # the moved H: a rebuild
+
+
 class NaNAfter(EMT):
     """EMT whose force on atom 5 becomes NaN from its ``n``-th evaluation on."""
 

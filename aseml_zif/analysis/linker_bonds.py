@@ -63,10 +63,16 @@ def _cutoff_table(bond_cutoffs, zn_n_cutoff):
     return table
 
 
+def _organic_bond_limits(codes, table, i, j):
+    """Bond cut-off (Å) of each pair ``i, j`` of organic atoms; −inf for a pair with a metal
+    atom (never an organic bond)."""
+    ci, cj = codes[i], codes[j]
+    return np.where((ci != _METAL) & (cj != _METAL), table[ci, cj], -np.inf)
+
+
 def _organic_bonds(codes, table, i, j, d):
     """Mask of the pairs ``i, j`` at distance ``d`` (Å) that are bonds between organic atoms."""
-    ci, cj = codes[i], codes[j]
-    return (d < table[ci, cj]) & (ci != _METAL) & (cj != _METAL)
+    return d < _organic_bond_limits(codes, table, i, j)
 
 
 def organic_bond_keys(atoms, neighbors, bond_cutoffs=None, metal="Zn"):

@@ -89,6 +89,8 @@ class DeployedModelCalculator(Calculator):
             self.model = module
             self.input_dtype = torch.float64  # nequip ≥ 0.7 takes float64 positions and cell
         self.model.eval()
+        # the NumPy view of a detached output tensor (on the CPU its own memory, no copy)
+        self._as_numpy = torch.Tensor.numpy if self.device.type == "cpu" else _cpu_numpy
         self.inputs = ModelInputs(metadata, self.device, self.input_dtype)
         self._spare = None  # the Atoms copy of the last calculation, refilled by the next one
         self._validated = None  # that copy once the calculation on it succeeded
@@ -170,9 +172,10 @@ class DeployedModelCalculator(Calculator):
         if atoms is not None:
             self._remember(atoms)
         out = self.evaluate(self.build_inputs(self.atoms))
-        # detached by evaluate; .cpu() returns a CPU tensor itself; astype copies
-        energies = out["atomic_energy"].cpu().numpy().reshape(-1).astype(np.float64)
-        forces = out["forces"].cpu().numpy().astype(np.float64)
+        # detached by evaluate; astype copies
+        as_numpy = self._as_numpy
+        energies = as_numpy(out["atomic_energy"]).astype(np.float64).reshape(-1)
+        forces = as_numpy(out["forces"]).astype(np.float64)
         energy = float(np.add.reduce(energies))  # energies.sum() without its Python wrapper
         # a sum is not finite when a value is NaN or infinite (or the sum overflows)
         if not math.isfinite(energy):
@@ -186,10 +189,11 @@ class DeployedModelCalculator(Calculator):
             "forces": forces,
         }
         if "stress" in self.implemented_properties and "stress" in out:
-            s = out["stress"].cpu().numpy().reshape(9).astype(np.float64)
-            if not math.isfinite(np.add.reduce(s)) and not np.isfinite(s).all():
+            s = as_numpy(out["stress"])  # 3 x 3 (or 1 x 3 x 3), the model's dtype
+            if not math.isfinite(np.add.reduce(s, axis=None)) and not np.isfinite(s).all():
                 raise ModelError(f"model {self.metadata.path.name} returned a non-finite stress")
-            self.results["stress"] = s.take(_VOIGT)
+            # a copy of the Voigt components of the flat tensor, in float64
+            self.results["stress"] = s.take(_VOIGT).astype(np.float64, copy=False)
         self._validated, self._checked = self.atoms, self.results
 
     def holds_checked_state(self, atoms):
@@ -245,6 +249,11 @@ class DeployedModelCalculator(Calculator):
             f"model {self.metadata.path.name} returned a non-finite {what} on "
             f"{len(index)} atom(s): {named}{more}"
         )
+
+
+def _cpu_numpy(tensor):
+    """A copy of ``tensor`` on the CPU, as a NumPy array."""
+    return tensor.cpu().numpy()
 
 
 def _differs(old, new, tol, finite=False):

@@ -14,8 +14,8 @@ class ModelInputs:
     per-edge-type cut-offs when the model has them). What did not change since the last call
     is not built again: the model types while the atomic numbers stay, the cell tensor while
     the cell stays; the edges are taken from the candidates of the Verlet list (in ZIF-4 at
-    300 K some pair crosses the cut-off at almost every MD step), their shifts converted once
-    per rebuild. The tensors are the same numbers as when built anew; the
+    300 K some pair crosses the cut-off at almost every MD step), laid out in both directions
+    (indices, and shifts in the input dtype) once per rebuild. The tensors are the same numbers as when built anew; the
     position and edge tensors are new at every call.
 
     Parameters
@@ -47,7 +47,7 @@ class ModelInputs:
         )
         self._types = None  # atomic numbers, model types and their tensor, of the last structure
         self._cell = None  # cell checked last and its tensor
-        self._shifts = None  # candidate generation and its shifts S in the input dtype
+        self._both = None  # candidate generation, [i, j; j, i], [S; -S] and their count
 
     def atom_types(self, atoms):
         """Model type index of every atom (int64); raise if an element is unknown to the model."""
@@ -95,21 +95,22 @@ class ModelInputs:
 
     def _edge_tensors(self, atoms, types):
         """``edge_index`` and ``edge_cell_shift``: the kept candidates ``i → j`` (shift ``S``),
-        then the kept ones ``j → i`` (shift ``-S``), each in candidate order."""
+        then the kept ones ``j → i`` (shift ``-S``), each in candidate order.
+
+        Taken in one gather each from the candidates in both directions, ``[i, j; j, i]`` and
+        ``[S; -S]`` in the input dtype, made once per rebuild of the Verlet list.
+        """
         forward, backward = self._kept_pairs(atoms, types)
-        if self._shifts is None or self._shifts[0] != self.neighbors.generation:
-            self._shifts = (self.neighbors.generation,
-                            self.neighbors.candidates[1].astype(self._numpy_dtype))
-        (i, j), shifts = self.neighbors.candidates[0], self._shifts[1]
-        n, m = forward.size, forward.size + backward.size
-        edges, edge_shifts = np.empty((2, m), dtype=np.int64), np.empty((m, 3), self._numpy_dtype)
-        # the candidate indices are valid: "clip" writes straight into the slices
-        for index, sources, part in ((forward, (i, j), slice(0, n)), (backward, (j, i), slice(n, m))):
-            for row, source in enumerate(sources):
-                source.take(index, out=edges[row, part], mode="clip")
-            shifts.take(index, axis=0, out=edge_shifts[part], mode="clip")
-        np.subtract(0.0, edge_shifts[n:], out=edge_shifts[n:])  # -S, also 0.0 for 0 (not -0.0)
-        return self._tensor(edges), self._tensor(edge_shifts)
+        if self._both is None or self._both[0] != self.neighbors.generation:
+            (i, j), shifts = self.neighbors.candidates
+            shifts = shifts.astype(self._numpy_dtype)
+            # -S as 0.0 - S: also 0.0 for 0 (not -0.0)
+            self._both = (self.neighbors.generation, np.stack((np.concatenate((i, j)),
+                                                               np.concatenate((j, i)))),
+                          np.concatenate((shifts, np.subtract(0.0, shifts))), i.size)
+        _, pairs, shifts, n = self._both
+        index = np.concatenate((forward, backward + n))
+        return self._tensor(pairs.take(index, axis=1)), self._tensor(shifts.take(index, axis=0))
 
     def _tensor(self, array):
         """A tensor on the device holding ``array`` (the array's own memory on the CPU)."""

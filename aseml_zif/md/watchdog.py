@@ -61,6 +61,9 @@ class Watchdog:
     _pairs: VerletList = field(default=None, init=False, repr=False, compare=False)
     # atomic numbers (bytes), whether a ZIF, element codes and bond cut-offs (_rules_of)
     _rules: tuple = field(default=None, init=False, repr=False, compare=False)
+    # pair list, its generation, atomic numbers (bytes), bond cut-off and key of every
+    # candidate pair (_candidate_bonds)
+    _bond_rules: tuple = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self):
         if self.action not in ("raise", "log"):
@@ -109,8 +112,7 @@ class Watchdog:
             problems.append(self._too_close(atoms))
         broken = known_broken
         if self.linkers_checked(atoms):
-            i, j = np.take(self._pairs.candidates[0], keep, axis=1)
-            report = self._linker_report(atoms, i, j, d)
+            report = self._linker_report(atoms, keep, d)
             broken = 0 if report is None else len(report.broken)
             if broken > known_broken:
                 problems.append(
@@ -128,16 +130,16 @@ class Watchdog:
         return (f"atoms too close: {symbols[i[k]]}{i[k]}–{symbols[j[k]]}{j[k]} at {d[k]:.3f} Å "
                 f"< {self.min_distance} Å ({len(close) // 2} pair(s))")
 
-    def _linker_report(self, atoms, i, j, d):
+    def _linker_report(self, atoms, keep, d):
         """:func:`~aseml_zif.analysis.find_linkers` of ``atoms``, or None when its organic bonds
-        (from the pairs ``i, j`` at distances ``d``, each once) are those of the last frame
-        found intact (then so are its linkers)."""
-        from ..analysis.linker_bonds import _organic_bonds
+        (among the candidates ``keep`` of the pair list, at distances ``d``) are those of the
+        last frame found intact (then so are its linkers)."""
         from ..analysis.linkers import find_linkers
 
-        numbers, _, codes, table = self._rules_of(atoms)
-        bond = _organic_bonds(codes, table, i, j, d)
-        bonds = (numbers, np.sort(i[bond] * len(atoms) + j[bond]).tobytes())
+        numbers, limits, keys = self._candidate_bonds(atoms)
+        # keys of the candidates ascend with their index (sorted by i, then j): those of the
+        # bonds come sorted
+        bonds = (numbers, keys.take(keep)[d < limits.take(keep)].tobytes())
         if bonds == self._intact_bonds:
             return None
         # the full analysis from a fresh list: its report does not depend on the Verlet list
@@ -145,6 +147,22 @@ class Watchdog:
         if not report.broken:
             self._intact_bonds = bonds
         return report
+
+    def _candidate_bonds(self, atoms):
+        """Atomic numbers (bytes), and the organic bond cut-off (Å; −inf: never a bond) and key
+        ``i * len(atoms) + j`` of every candidate pair ``i, j`` of the pair list: made again
+        when the candidates or the atomic numbers change."""
+        from ..analysis.linker_bonds import _organic_bond_limits
+
+        numbers, _, codes, table = self._rules_of(atoms)
+        pairs = self._pairs
+        cached = self._bond_rules
+        if (cached is None or cached[0] is not pairs or cached[1] != pairs.generation
+                or cached[2] != numbers):
+            i, j = pairs.candidates[0]
+            cached = self._bond_rules = (pairs, pairs.generation, numbers,
+                                         _organic_bond_limits(codes, table, i, j), i * len(atoms) + j)
+        return cached[2:]
 
     def _rules_of(self, atoms):
         """Atomic numbers (bytes), whether they make a ZIF, the element codes and the cut-off

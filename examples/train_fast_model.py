@@ -41,6 +41,15 @@ sets, whose structures the student never saw. Every stage resumes when run again
         --init f4/stage_a.ckpt --learning-rate 0.001 --lr-cosine --energy-weight 50 \\
         --epochs 6 --compile
     python train_fast_model.py package f4b f4b/zif4_fast_r4.nequip.zip   # then evaluate
+    # round 5 (data/fast_model/round5): a new architecture from scratch on rounds 1-3's frames:
+    # l_max 2 instead of 1, every pair with an H atom cut at 3.0 A instead of 4.0 (1.42x the
+    # round-4 student's compiled cost per call); lr 0.01 annealed along a half cosine over 30
+    # epochs; ~3.2 min per epoch on 2 cores (1 h 44 min, partly shared with test runs)
+    OMP_NUM_THREADS=2 python train_fast_model.py train f5 unpacked/train_labelled.xyz \\
+        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
+        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz \\
+        --l-max 2 --pair-cutoff H=3.0 --learning-rate 0.01 --lr-cosine --energy-weight 50 --epochs 30
+    python train_fast_model.py package f5 f5/zif4_fast_r5.nequip.zip   # then evaluate
 """
 import argparse
 import json

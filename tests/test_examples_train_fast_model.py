@@ -117,12 +117,11 @@ def test_missing_init_is_named_before_training(labelled, tmp_path):
     assert not (tmp_path / "work" / "run").exists()  # nequip-train never started
 
 
-def test_cosine_and_compile_reach_the_config(labelled, tmp_path, monkeypatch):
-    """``--lr-cosine`` replaces the student's default plateau schedule; ``--compile`` trains
-    through torch.compile; asking for both schedules is refused before any work."""
+def no_training(monkeypatch):
+    """The example module, with ``aseml_zif.training.train`` replaced by a recorder of the
+    configuration it gets (``seen["config"]``) and 3 validation frames."""
     import aseml_zif.training
 
-    _, folder = labelled
     seen = {}
     monkeypatch.setattr(aseml_zif.training, "train",
                         lambda config, *a, **k: seen.setdefault("config", config))
@@ -130,6 +129,14 @@ def test_cosine_and_compile_reach_the_config(labelled, tmp_path, monkeypatch):
     split = module.split_validation
     monkeypatch.setattr(module, "split_validation",
                         lambda *a, **k: split(*a, **{**k, "n_validation": 3}))
+    return module, seen
+
+
+def test_cosine_and_compile_reach_the_config(labelled, tmp_path, monkeypatch):
+    """``--lr-cosine`` replaces the student's default plateau schedule; ``--compile`` trains
+    through torch.compile; asking for both schedules is refused before any work."""
+    module, seen = no_training(monkeypatch)
+    _, folder = labelled
     module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--epochs", "7",
                  "--lr-cosine", "--compile"])
     config = seen["config"]["training_module"]
@@ -146,16 +153,8 @@ def test_architecture_flags_make_a_new_student(labelled, tmp_path, monkeypatch):
     """``--layers/--features/--l-max/--pair-cutoff`` reach the new model's block (the pair
     cut-offs also the training neighbour lists); with ``--init`` they are refused before any
     work, as is a malformed pair cut-off."""
-    import aseml_zif.training
-
+    module, seen = no_training(monkeypatch)
     _, folder = labelled
-    seen = {}
-    monkeypatch.setattr(aseml_zif.training, "train",
-                        lambda config, *a, **k: seen.setdefault("config", config))
-    module = script()
-    split = module.split_validation
-    monkeypatch.setattr(module, "split_validation",
-                        lambda *a, **k: split(*a, **{**k, "n_validation": 3}))
     module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--layers", "3",
                  "--features", "48", "--l-max", "2", "--pair-cutoff", "H=3.0",
                  "--pair-cutoff", "C-N=3.5"])

@@ -83,10 +83,8 @@ def edge_type_cutoffs(pair_cutoffs, r_max):
                               f"{' '.join(TYPE_NAMES)} (e.g. 'H' or 'C-H')")
         if isinstance(cutoff, bool) or not isinstance(cutoff, (int, float)) or not 0 < cutoff <= r_max:
             raise ConfigError(f"pair_cutoffs[{key!r}] = {cutoff!r}: a cut-off in Å in (0, r_max = {r_max}]")
-        partners = TYPE_NAMES if len(elements) == 1 else elements[1:]
-        for a in elements[:1]:
-            for b in partners:
-                table[a][b] = table[b][a] = float(cutoff)
+        for b in (TYPE_NAMES if len(elements) == 1 else elements[1:]):
+            table[elements[0]][b] = table[b][elements[0]] = float(cutoff)
     return table
 
 

@@ -65,6 +65,26 @@ melt-quench (1311 K and 1374 K, during heating) with rattled copies, and hot run
     python make_fast_model.py select r3a; python make_fast_model.py select r3b
     # label r3/meltquench_snapshots_pool.xyz, r3a/train_pool.xyz, r3b/train_pool.xyz as in 3.
 
+Round 6 (``data/fast_model/round6``): the round-5 student's own 1350 K runs (``s18_r5``, which
+broke a linker in 2 of 5: an H of one linker pulled onto another linker's N), its two watchdog
+snapshots with 8 rattled copies each, and the path into each failure: the two broken runs made
+again with the same seed (the same trajectory) and a frame every 5 steps, of which ``select
+--before-stop 200`` keeps the last 200 steps (100 fs, the H-N distance closing from ~3 to 1.4 Å)::
+
+    python make_fast_model.py candidates s18_r5 --student ../data/fast_model/round5/zif4_fast_r5.nequip.zip \
+        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
+        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass04 ZIF4_15glass06 ZIF4_15glass08
+    python make_fast_model.py select s18_r5
+    python make_fast_model.py snapshots ../data/fast_model/round5/stability_watchdog_snapshots.xyz \
+        r6/snapshots_pool.xyz --copies 8 --seed 19
+    python make_fast_model.py candidates r6/dense --student ../data/fast_model/round5/zif4_fast_r5.nequip.zip \
+        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
+        --every 5 --snapshot-rattled 0 --hot-starts ZIF4_15glass02 ZIF4_15glass06
+    python make_fast_model.py select r6/dense --before-stop 200
+    # label r6/snapshots_pool.xyz -> r6/r6_snapshots_labelled.xyz, s18_r5/train_pool.xyz ->
+    # r6/r6_hot_labelled.xyz, r6/dense/train_pool.xyz -> r6/r6_approach_labelled.xyz as in 3.
+    # (--threads 2, one process: 2.7 s per frame), then pack the three files in this order
+
 Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
 trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and
 300 K MD; ``hot``: hot-run frames with a target of at least ``--hot-min-K``; ``warm``: the
@@ -277,8 +297,18 @@ def candidates(out_dir, student, p, compile=False, threads=1, dry_run=False, ste
 
 
 # ------------------------------------------------------------------------------- 2. select
-def select(out_dir, test_groups=None):
-    """Split the candidates by whole groups into train_pool.xyz, test_cold.xyz, test_hot.xyz."""
+def frames_before_stops(frames, steps):
+    """The frames of runs that ended in a watchdog stop, from ``steps`` MD steps before the stop
+    on (the snapshot and its copies included): the student's path into its failure."""
+    stops = {f.info["source"]: f.info["step"] for f in frames
+             if f.info["origin"].startswith("watchdog")}
+    return [f for f in frames
+            if f.info["source"] in stops and f.info["step"] >= stops[f.info["source"]] - steps]
+
+
+def select(out_dir, test_groups=None, before_stop=None):
+    """Split the candidates by whole groups into train_pool.xyz, test_cold.xyz, test_hot.xyz;
+    with ``before_stop`` (MD steps) only the frames of :func:`frames_before_stops`."""
     from collections import Counter
 
     from aseml_zif.data import read_frames
@@ -294,7 +324,10 @@ def select(out_dir, test_groups=None):
         raise SystemExit(f"runs not finished (run the candidates stage again): {missing}")
     sets = {"train_pool": [], "test_cold": [], "test_hot": [], "dropped": []}
     for run in plan["runs"]:
-        for f in read_frames(out_dir / f"{run['name']}.xyz"):
+        frames = read_frames(out_dir / f"{run['name']}.xyz")
+        if before_stop is not None:
+            frames = frames_before_stops(frames, before_stop)
+        for f in frames:
             if f.info["group"] not in test_groups:
                 sets["train_pool"].append(f)
             else:
@@ -358,6 +391,8 @@ def main(argv=None):
     p = sub.add_parser("select", help="held-out split by whole groups")
     p.add_argument("out_dir")
     p.add_argument("--test-groups", nargs="+", help="default: those of the candidates stage")
+    p.add_argument("--before-stop", type=int, metavar="STEPS",
+                   help="keep only stopped runs, from this many MD steps before the stop on")
     p = sub.add_parser("snapshots", help="snapshots saved elsewhere + rattled copies")
     p.add_argument("inp")
     p.add_argument("out")
@@ -390,7 +425,7 @@ def main(argv=None):
         candidates(args.out_dir, args.student, params, args.compile, args.threads, args.dry_run,
                    args.steps_per_s, not args.no_progress)
     elif args.stage == "select":
-        select(args.out_dir, args.test_groups)
+        select(args.out_dir, args.test_groups, args.before_stop)
     elif args.stage == "snapshots":
         snapshot_copies(args.inp, args.out, args.copies, args.sigma, args.seed)
     elif args.stage == "label":

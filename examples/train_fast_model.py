@@ -38,8 +38,9 @@ sets, whose structures the student never saw. Every stage resumes when run again
         --energy-weight 50 --epochs 1 --compile
     mkdir -p f4b && cp f4/train.xyz f4/val.xyz f4b/ && cp f4/run/last.ckpt f4/stage_a.ckpt
     OMP_NUM_THREADS=2 python train_fast_model.py train f4b unpacked/train_labelled.xyz \\
-        --init f4/stage_a.ckpt --learning-rate 0.001 --lr-cosine --energy-weight 50 \\
-        --epochs 6 --compile
+        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
+        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz --init f4/stage_a.ckpt \\
+        --learning-rate 0.001 --lr-cosine --energy-weight 50 --epochs 6 --compile
     python train_fast_model.py package f4b f4b/zif4_fast_r4.nequip.zip   # then evaluate
     # round 5 (data/fast_model/round5): a new architecture from scratch on rounds 1-3's frames:
     # l_max 2 instead of 1, every pair with an H atom cut at 3.0 A instead of 4.0 (1.42x the
@@ -50,6 +51,17 @@ sets, whose structures the student never saw. Every stage resumes when run again
         unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz \\
         --l-max 2 --pair-cutoff H=3.0 --learning-rate 0.01 --lr-cosine --energy-weight 50 --epochs 30
     python train_fast_model.py package f5 f5/zif4_fast_r5.nequip.zip   # then evaluate
+    # round 6 (data/fast_model/round6): round 5's weights, all frames so far plus round 6's
+    # (training only; a new workdir draws round 5's validation frames again), lr 0.001
+    # annealed along a half cosine over 8 epochs
+    python make_fast_model.py unpack ../data/fast_model/round6/frames.npz unpacked
+    OMP_NUM_THREADS=2 python train_fast_model.py train f6 unpacked/train_labelled.xyz \\
+        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
+        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz unpacked/r6_snapshots_labelled.xyz \\
+        unpacked/r6_hot_labelled.xyz unpacked/r6_approach_labelled.xyz \\
+        --init ../data/fast_model/round5/zif4_fast_r5.nequip.zip --learning-rate 0.001 --lr-cosine \\
+        --energy-weight 50 --epochs 8
+    python train_fast_model.py package f6 f6/zif4_fast_r6.nequip.zip   # then evaluate
 """
 import argparse
 import json
@@ -72,16 +84,27 @@ def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3, ex
     """``workdir/train.xyz`` and ``workdir/val.xyz`` (flat-histogram draw), once; then reused.
 
     ``extra``: labelled files of a later round, appended to the training frames only, so that
-    the validation frames stay those drawn from ``frames_file`` (the same in every round).
+    the validation frames stay those drawn from ``frames_file`` (the same in every round: the
+    draw is seeded). A ``train.xyz`` made from other frames (e.g. copied from an earlier round's
+    workdir, without this round's ``extra``) is refused, not silently trained on.
     """
     from aseml_zif.data import read_frames, split_flat_histogram, write_frames
+    from aseml_zif.errors import ConfigError
 
     workdir = Path(workdir)
     train_file, val_file = workdir / "train.xyz", workdir / "val.xyz"
-    if not train_file.exists():
-        frames = read_frames(frames_file)
-        val, _, rest = split_flat_histogram(frames, n_validation, 0, seed=seed)
-        more = [f for path in extra for f in read_frames(path)]
+    frames = read_frames(frames_file)
+    val, _, rest = split_flat_histogram(frames, n_validation, 0, seed=seed)
+    more = [f for path in extra for f in read_frames(path)]
+    if train_file.exists():
+        got = (len(read_frames(train_file)), len(read_frames(val_file)))
+        if got != (len(rest) + len(more), len(val)):
+            raise ConfigError(
+                f"{workdir} holds {got[0]} training and {got[1]} validation frames, not the "
+                f"{len(rest) + len(more)} and {len(val)} of {frames_file} and --extra: it was "
+                "made from other frames. Use a new workdir; its validation frames will be the "
+                "same draw")
+    else:
         workdir.mkdir(parents=True, exist_ok=True)
         write_frames([frames[i] for i in val], val_file)
         write_frames([frames[i] for i in rest] + more, workdir / "train.part.xyz")

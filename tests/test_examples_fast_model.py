@@ -161,6 +161,29 @@ def test_a_later_round_makes_only_the_runs_asked_for(world):
     assert not list((world / "round2").glob("test_*.xyz"))  # nothing held out: no test sets
 
 
+def test_before_stop_keeps_the_path_into_each_failure():
+    """Only runs that ended in a watchdog stop, and only their last frames before the stop."""
+    from ase import Atoms
+
+    def frame(source, step, origin="md"):
+        return Atoms("H", info={"source": source, "step": step, "origin": origin})
+
+    frames = ([frame("held", s) for s in range(5, 500, 5)]
+              + [frame("broke", s) for s in range(5, 100, 5)]
+              + [frame("broke", 103, "watchdog"), frame("broke", 103, "watchdog_rattle0.05")])
+    kept = fast_model().frames_before_stops(frames, 20)
+    assert [(f.info["step"], f.info["origin"]) for f in kept] == [
+        (85, "md"), (90, "md"), (95, "md"), (103, "watchdog"), (103, "watchdog_rattle0.05")]
+
+
+def test_select_before_stop_on_a_later_round(world):
+    """In round 2 the toy glass 02 stops at once and the crystal holds: only glass 02 is kept."""
+    stage(world, "select", "round2", "--before-stop", "10")
+    pool = read(world / "round2" / "train_pool.xyz")
+    assert pool and {f.info["source"] for f in pool} == {"hot_ZIF4_15glass02_v0.96"}
+    stage(world, "select", "round2")  # as the other tests expect it
+
+
 def test_snapshots_of_other_runs_get_rattled_copies(world):
     """A melt-quench's watchdog snapshots: kept as they are, each followed by its copies."""
     from ase.io import write

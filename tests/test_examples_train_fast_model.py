@@ -60,6 +60,33 @@ def test_later_rounds_add_training_frames_only(labelled, tmp_path):
     assert [key(f) for f in train[-3:]] == [key(f) for f in frames[:3]]
 
 
+def test_a_split_without_this_rounds_extra_frames_is_refused(labelled, tmp_path, monkeypatch,
+                                                            capsys):
+    """An earlier round's train.xyz copied into a new workdir would drop --extra silently."""
+    import shutil
+
+    frames, folder = labelled
+    module = script()
+    split = module.split_validation
+    monkeypatch.setattr(module, "split_validation",
+                        lambda *a, **k: split(*a, **{**k, "n_validation": 4}))
+    first = tmp_path / "r1"
+    module.split_validation(folder / "pool.xyz", first, n_validation=4)
+    write_frames(frames[:3], tmp_path / "round2.xyz")
+    (tmp_path / "r2").mkdir()
+    for name in ("train.xyz", "val.xyz"):
+        shutil.copy(first / name, tmp_path / "r2" / name)
+    with pytest.raises(SystemExit) as stop:
+        module.main(["train", str(tmp_path / "r2"), str(folder / "pool.xyz"), "--epochs", "1",
+                     "--extra", str(tmp_path / "round2.xyz")])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "r2") in err and "new workdir" in err
+    assert not (tmp_path / "r2" / "run").exists()  # refused before training
+    # the same workdir with the frames it was made from is reused as before
+    module.split_validation(folder / "pool.xyz", first, n_validation=4)
+
+
 def test_evaluate_measures_known_errors(labelled, tmp_path):
     frames, _ = labelled
     module = script()

@@ -85,6 +85,20 @@ again with the same seed (the same trajectory) and a frame every 5 steps, of whi
     # r6/r6_hot_labelled.xyz, r6/dense/train_pool.xyz -> r6/r6_approach_labelled.xyz as in 3.
     # (--threads 2, one process: 2.7 s per frame), then pack the three files in this order
 
+Round 7 (``data/fast_model/round7``): the same for the round-6 student, whose one failure in
+those runs was glass 02 (an H pushed onto another linker's C2)::
+
+    python make_fast_model.py candidates s18_r6 --student ../data/fast_model/round6/zif4_fast_r6.nequip.zip \
+        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
+        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass04 ZIF4_15glass06 ZIF4_15glass08
+    python make_fast_model.py select s18_r6
+    python make_fast_model.py candidates r7/dense --student ../data/fast_model/round6/zif4_fast_r6.nequip.zip \
+        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
+        --every 5 --snapshot-rattled 0 --hot-starts ZIF4_15glass02
+    python make_fast_model.py select r7/dense --before-stop 200
+    # label s18_r6/train_pool.xyz -> r7/r7_hot_labelled.xyz and r7/dense/train_pool.xyz ->
+    # r7/r7_approach_labelled.xyz as in 3., then pack the two files in this order
+
 Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
 trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and
 300 K MD; ``hot``: hot-run frames with a target of at least ``--hot-min-K``; ``warm``: the

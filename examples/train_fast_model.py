@@ -62,6 +62,15 @@ sets, whose structures the student never saw. Every stage resumes when run again
         --init ../data/fast_model/round5/zif4_fast_r5.nequip.zip --learning-rate 0.001 --lr-cosine \\
         --energy-weight 50 --epochs 8
     python train_fast_model.py package f6 f6/zif4_fast_r6.nequip.zip   # then evaluate
+    # round 7 (data/fast_model/round7): the same from round 6's package, its frames added, 4 epochs
+    python make_fast_model.py unpack ../data/fast_model/round7/frames.npz unpacked
+    OMP_NUM_THREADS=2 python train_fast_model.py train f7 unpacked/train_labelled.xyz \\
+        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
+        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz unpacked/r6_snapshots_labelled.xyz \\
+        unpacked/r6_hot_labelled.xyz unpacked/r6_approach_labelled.xyz unpacked/r7_hot_labelled.xyz \\
+        unpacked/r7_approach_labelled.xyz --init ../data/fast_model/round6/zif4_fast_r6.nequip.zip \\
+        --learning-rate 0.001 --lr-cosine --energy-weight 50 --epochs 4
+    python train_fast_model.py package f7 f7/zif4_fast_r7.nequip.zip   # then evaluate
 """
 import argparse
 import json

@@ -96,7 +96,7 @@ def test_per_edge_type_cut_offs_prune_the_graph_as_a_fresh_list_does():
 
     from aseml_zif.calculator.formats import ModelMetadata
     from aseml_zif.calculator.inputs import ModelInputs
-    from aseml_zif.neighbors import VerletList
+    from aseml_zif.verlet import VerletList
     from aseml_zif.structures import zif4_crystal
 
     names = ("H", "C", "N", "Zn")

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..errors import StructureError, UnknownSpeciesError
-from ..neighbors import VerletList
+from ..verlet import VerletList
 
 
 class ModelInputs:
@@ -10,13 +10,13 @@ class ModelInputs:
 
     Checks the structure (periodic in all three directions, non-degenerate cell, finite
     positions, elements known to the model) and builds the full periodic graph at
-    ``metadata.r_max`` from a :class:`~aseml_zif.neighbors.VerletList` (pruned to the
-    per-edge-type cut-offs when the model has them). What did not change since the last call
-    is not built again: the model types while the atomic numbers stay, the cell tensor while
-    the cell stays; the edges are taken from the candidates of the Verlet list (in ZIF-4 at
-    300 K some pair crosses the cut-off at almost every MD step), laid out in both directions
-    (indices, and shifts in the input dtype) once per rebuild. The tensors are the same numbers as when built anew; the
-    position and edge tensors are new at every call.
+    ``metadata.r_max`` from a :class:`~aseml_zif.verlet.VerletList` (pruned to the
+    per-edge-type cut-offs when the model has them, by the list itself). What did not change
+    since the last call is not built again: the model types while the atomic numbers stay, the
+    cell tensor while the cell stays; the edges are taken from the candidates of the Verlet
+    list (in ZIF-4 at 300 K some pair crosses the cut-off at almost every MD step), laid out in
+    both directions (indices, and shifts in the input dtype) once per rebuild. The tensors are
+    the same numbers as when built anew; the position and edge tensors are new at every call.
 
     Parameters
     ----------
@@ -39,12 +39,9 @@ class ModelInputs:
         self._numpy_dtype = np.dtype(str(dtype).replace("torch.", ""))
         # a 1.5 Å skin: rebuilt every ~200 steps of 0.5 fs at 300 K in ZIF-4 (1 Å: every ~40;
         # 200 fs of the demo model), which saves more than the extra candidates cost
-        self.neighbors = VerletList(metadata.r_max, skin=1.5, shell=1.5)
+        self.neighbors = VerletList(metadata.r_max, skin=1.5, shell=1.5,
+                                    pair_cutoffs=metadata.per_edge_type_cutoff)
         self._type_of = {symbol: k for k, symbol in enumerate(metadata.type_names)}
-        self._pair_cutoff = (
-            None if metadata.per_edge_type_cutoff is None
-            else np.asarray(metadata.per_edge_type_cutoff, dtype=np.float64)
-        )
         self._types = None  # atomic numbers, model types and their tensor, of the last structure
         self._cell = None  # cell checked last and its tensor
         self._both = None  # candidate generation, [i, j; j, i], [S; -S] and their count
@@ -82,17 +79,6 @@ class ModelInputs:
             self._cell = (cell.copy(), torch.tensor(cell, dtype=self.dtype, device=self.device))
         return self._cell[1]
 
-    def _kept_pairs(self, atoms, types):
-        """Candidate indices of the edges ``i → j`` and of the edges ``j → i``."""
-        keep = self.neighbors.within(atoms)
-        if self._pair_cutoff is None:
-            return keep, keep
-        pairs = np.take(self.neighbors.candidates[0], keep, axis=1)
-        distance = self.neighbors.distances(atoms, keep)
-        ti, tj = types[pairs[0]], types[pairs[1]]
-        return (keep[distance < self._pair_cutoff[ti, tj]],
-                keep[distance < self._pair_cutoff[tj, ti]])
-
     def _edge_tensors(self, atoms, types):
         """``edge_index`` and ``edge_cell_shift``: the kept candidates ``i → j`` (shift ``S``),
         then the kept ones ``j → i`` (shift ``-S``), each in candidate order.
@@ -100,7 +86,7 @@ class ModelInputs:
         Taken in one gather each from the candidates in both directions, ``[i, j; j, i]`` and
         ``[S; -S]`` in the input dtype, made once per rebuild of the Verlet list.
         """
-        forward, backward = self._kept_pairs(atoms, types)
+        forward, backward = self.neighbors.edges(atoms, types)
         if self._both is None or self._both[0] != self.neighbors.generation:
             (i, j), shifts = self.neighbors.candidates
             shifts = shifts.astype(self._numpy_dtype)

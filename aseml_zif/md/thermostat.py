@@ -92,17 +92,16 @@ class ExactThermostat(NoseHooverChainThermostat):
             return lambda p: float(np.sum(p**2 / self._masses))
         cached = getattr(self, "_kinetic_buffers", None)
         if cached is None or cached[0] is not self._masses or cached[1].shape != p.shape:
-            cached = self._kinetic_buffers = (
-                self._masses, np.ascontiguousarray(np.broadcast_to(self._masses, p.shape)),
-                np.empty_like(p))
-        _, masses, buffer = cached
-        square, divide, add = np.square, np.divide, np.add.reduce
+            masses = np.ascontiguousarray(np.broadcast_to(self._masses, p.shape))
+            buffer = np.empty_like(p)
+            square, divide, add = np.square, np.divide, np.add.reduce
 
-        def kinetic_sum(p):
-            # buffer.sum() without its Python wrapper
-            return float(add(divide(square(p, buffer), masses, buffer), None))
+            def kinetic_sum(p):
+                # buffer.sum() without its Python wrapper
+                return float(add(divide(square(p, buffer), masses, buffer), None))
 
-        return kinetic_sum
+            cached = self._kinetic_buffers = (self._masses, buffer, kinetic_sum)
+        return cached[2]
 
 
 class _ExactNVTUpdates:

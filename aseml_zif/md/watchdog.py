@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import SettingsError, WatchdogError
-from ..neighbors import VerletList, neighbor_list
+from ..neighbors import neighbor_list
+from ..verlet import VerletList
 
 __all__ = ["Watchdog"]
 

@@ -36,68 +36,21 @@ test set. Every stage writes files and resumes when run again; all MD goes throu
     #    Its test/val frames are drawn from the training pool (flat histogram), so they hold
     #    near-copies of training frames: report accuracy on test_cold and test_hot.
 
-Later rounds of active learning run only the hot runs, with the latest student and seeds of
-their own, from training structures only (the held-out sets stay round 1's), e.g. round 2
-(``data/fast_model/round2``; the round-1 student broke a linker in 15 of these 16 runs)::
+Later rounds of active learning (all but 4 and 5, which only trained) run only the hot runs,
+with the latest student and seeds of their own, from training structures only (the held-out
+sets stay round 1's). Some also take watchdog snapshots saved elsewhere, with rattled copies
+(``snapshots``; rounds 3 and 6), and, from round 6 on, the path into each failure: the stopped
+runs made again with the same seed and ``--every 5``, of which ``select --before-stop`` keeps
+the last steps. A round N, with the package of round M = N-1 as the student, goes::
 
-    python make_fast_model.py candidates r2 --student ../data/fast_model/round1/zif4_fast_r1.nequip.zip \\
-        --compile --seed 14 --runs hot --test-hot-starts --hold-ps 2.0 --volumes 0.96 1.04 \\
-        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass03 ZIF4_15glass04 ZIF4_15glass05 \\
-                     ZIF4_15glass06 ZIF4_15glass08 ZIF4_15glass09
-    python make_fast_model.py select r2      # everything goes to r2/train_pool.xyz
-    # label r2/train_pool.xyz -> r2/round2_labelled.xyz with two workers and merge, as in 3.
-    # (the file's name is kept by pack/unpack: unpacked/round2_labelled.xyz)
-    python make_fast_model.py pack ../data/fast_model/round2/frames.npz r2/round2_labelled.xyz \\
-        --max-force 100   # 4 frames of one collapsed snapshot left out (see pack)
+    python make_fast_model.py candidates rN --student ../data/fast_model/roundM/zif4_fast_rM.nequip.zip \\
+        --compile --seed S --runs hot --test-hot-starts --hold-ps 2.0 --hot-starts crystal_lmp ...
+    python make_fast_model.py select rN      # nothing held out: everything goes to rN/train_pool.xyz
+    # label rN/train_pool.xyz as in 3., pack it into ../data/fast_model/roundN/frames.npz, then
+    # train on it as --extra frames from the last package (train_fast_model.py)
 
-Round 3 (``data/fast_model/round3``): the round-2 student's watchdog stops in the paper's
-melt-quench (1311 K and 1374 K, during heating) with rattled copies, and hot runs held at
-1350 K, where the melt-quench broke, and at 1500 K for 4 ps::
-
-    python make_fast_model.py snapshots ../data/fast_model/round3/meltquench_watchdog_snapshots.xyz \
-        r3/meltquench_snapshots_pool.xyz
-    python make_fast_model.py candidates r3a --student ../data/fast_model/round2/zif4_fast_r2.nequip.zip \
-        --compile --seed 16 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
-        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass04 ZIF4_15glass06 ZIF4_15glass08
-    python make_fast_model.py candidates r3b --student ../data/fast_model/round2/zif4_fast_r2.nequip.zip \
-        --compile --seed 17 --runs hot --test-hot-starts --hold-ps 4.0 --every 200 --volumes 1.0 \
-        --hot-starts crystal_lmp ZIF4_15glass01 ZIF4_15glass03 ZIF4_15glass05 ZIF4_15glass09
-    python make_fast_model.py select r3a; python make_fast_model.py select r3b
-    # label r3/meltquench_snapshots_pool.xyz, r3a/train_pool.xyz, r3b/train_pool.xyz as in 3.
-
-Round 6 (``data/fast_model/round6``): the round-5 student's own 1350 K runs (``s18_r5``, which
-broke a linker in 2 of 5: an H of one linker pulled onto another linker's N), its two watchdog
-snapshots with 8 rattled copies each, and the path into each failure: the two broken runs made
-again with the same seed (the same trajectory) and a frame every 5 steps, of which ``select
---before-stop 200`` keeps the last 200 steps (100 fs, the H-N distance closing from ~3 to 1.4 Å)::
-
-    python make_fast_model.py candidates s18_r5 --student ../data/fast_model/round5/zif4_fast_r5.nequip.zip \
-        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
-        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass04 ZIF4_15glass06 ZIF4_15glass08
-    python make_fast_model.py select s18_r5
-    python make_fast_model.py snapshots ../data/fast_model/round5/stability_watchdog_snapshots.xyz \
-        r6/snapshots_pool.xyz --copies 8 --seed 19
-    python make_fast_model.py candidates r6/dense --student ../data/fast_model/round5/zif4_fast_r5.nequip.zip \
-        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
-        --every 5 --snapshot-rattled 0 --hot-starts ZIF4_15glass02 ZIF4_15glass06
-    python make_fast_model.py select r6/dense --before-stop 200
-    # label r6/snapshots_pool.xyz -> r6/r6_snapshots_labelled.xyz, s18_r5/train_pool.xyz ->
-    # r6/r6_hot_labelled.xyz, r6/dense/train_pool.xyz -> r6/r6_approach_labelled.xyz as in 3.
-    # (--threads 2, one process: 2.7 s per frame), then pack the three files in this order
-
-Round 7 (``data/fast_model/round7``): the same for the round-6 student, whose one failure in
-those runs was glass 02 (an H pushed onto another linker's C2)::
-
-    python make_fast_model.py candidates s18_r6 --student ../data/fast_model/round6/zif4_fast_r6.nequip.zip \
-        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
-        --hot-starts crystal_lmp ZIF4_15glass02 ZIF4_15glass04 ZIF4_15glass06 ZIF4_15glass08
-    python make_fast_model.py select s18_r6
-    python make_fast_model.py candidates r7/dense --student ../data/fast_model/round6/zif4_fast_r6.nequip.zip \
-        --compile --seed 18 --runs hot --test-hot-starts --hold-ps 2.0 --hot-K 1350 --volumes 1.0 \
-        --every 5 --snapshot-rattled 0 --hot-starts ZIF4_15glass02
-    python make_fast_model.py select r7/dense --before-stop 200
-    # label s18_r6/train_pool.xyz -> r7/r7_hot_labelled.xyz and r7/dense/train_pool.xyz ->
-    # r7/r7_approach_labelled.xyz as in 3., then pack the two files in this order
+The exact commands of every round from 2 on (data and training, with what each round did) are
+in ``data/fast_model/README.md``, section "Commands of each round".
 
 Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the frame or its
 trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and

@@ -18,59 +18,22 @@ sets, whose structures the student never saw. Every stage resumes when run again
     python train_fast_model.py package f1b f1b/zif4_fast_r1.nequip.zip
     python train_fast_model.py evaluate f1b/zif4_fast_r1.nequip.zip \\
         unpacked/test_cold_labelled.xyz unpacked/test_hot_labelled.xyz --out f1b/accuracy.json
-    # round 2 (data/fast_model/round2): round 1's pool and validation frames plus the round-2
-    # frames for training only, from the round-1 package, energy weight 50; ~3 min per epoch
-    python make_fast_model.py unpack ../data/fast_model/round2/frames.npz unpacked
-    OMP_NUM_THREADS=2 python train_fast_model.py train f2 unpacked/train_labelled.xyz \\
-        --extra unpacked/round2_labelled.xyz --init ../data/fast_model/round1/zif4_fast_r1.nequip.zip \\
-        --learning-rate 0.002 --lr-patience 2 --energy-weight 50 --epochs 12
-    python train_fast_model.py package f2 f2/zif4_fast_r2.nequip.zip   # then evaluate as above
-    # round 4 (data/fast_model/round4): no new frames; rounds 1-3 from the round-3 package,
-    # through torch.compile (--compile; no faster than eager on this CPU, as measured after the
-    # run: 37 s against 35 s for 4 epochs of 110 frames). Stage a: one epoch at lr 0.001;
-    # stage b: 6 epochs from its weights, the learning rate annealed along a half cosine from
-    # 0.001 to 1e-5 (--lr-cosine); 8-12 min per epoch on 2 cores shared with another job
-    python make_fast_model.py unpack ../data/fast_model/round3/frames.npz unpacked
-    OMP_NUM_THREADS=2 python train_fast_model.py train f4 unpacked/train_labelled.xyz \\
-        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
-        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz \\
-        --init ../data/fast_model/round3/zif4_fast_r3.nequip.zip --learning-rate 0.001 \\
-        --energy-weight 50 --epochs 1 --compile
-    mkdir -p f4b && cp f4/train.xyz f4/val.xyz f4b/ && cp f4/run/last.ckpt f4/stage_a.ckpt
-    OMP_NUM_THREADS=2 python train_fast_model.py train f4b unpacked/train_labelled.xyz \\
-        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
-        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz --init f4/stage_a.ckpt \\
-        --learning-rate 0.001 --lr-cosine --energy-weight 50 --epochs 6 --compile
-    python train_fast_model.py package f4b f4b/zif4_fast_r4.nequip.zip   # then evaluate
-    # round 5 (data/fast_model/round5): a new architecture from scratch on rounds 1-3's frames:
-    # l_max 2 instead of 1, every pair with an H atom cut at 3.0 A instead of 4.0 (1.42x the
-    # round-4 student's compiled cost per call); lr 0.01 annealed along a half cosine over 30
-    # epochs; ~3.2 min per epoch on 2 cores (1 h 44 min, partly shared with test runs)
-    OMP_NUM_THREADS=2 python train_fast_model.py train f5 unpacked/train_labelled.xyz \\
-        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
-        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz \\
-        --l-max 2 --pair-cutoff H=3.0 --learning-rate 0.01 --lr-cosine --energy-weight 50 --epochs 30
-    python train_fast_model.py package f5 f5/zif4_fast_r5.nequip.zip   # then evaluate
-    # round 6 (data/fast_model/round6): round 5's weights, all frames so far plus round 6's
-    # (training only; a new workdir draws round 5's validation frames again), lr 0.001
-    # annealed along a half cosine over 8 epochs
-    python make_fast_model.py unpack ../data/fast_model/round6/frames.npz unpacked
-    OMP_NUM_THREADS=2 python train_fast_model.py train f6 unpacked/train_labelled.xyz \\
-        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
-        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz unpacked/r6_snapshots_labelled.xyz \\
-        unpacked/r6_hot_labelled.xyz unpacked/r6_approach_labelled.xyz \\
-        --init ../data/fast_model/round5/zif4_fast_r5.nequip.zip --learning-rate 0.001 --lr-cosine \\
+
+Later rounds of active learning start from the last package (``--init``) and add their frames
+(each round's ``frames.npz``, unpacked to ``unpacked/``) with ``--extra``: training frames
+only, so that the validation frames stay round 1's draw. Round 5 instead trained a new
+architecture from scratch (``--l-max``, ``--pair-cutoff``; refused with ``--init``). E.g. a
+round N on the frames of rounds 1 to N, from the package of round M = N-1::
+
+    python make_fast_model.py unpack ../data/fast_model/roundN/frames.npz unpacked
+    OMP_NUM_THREADS=2 python train_fast_model.py train fN unpacked/train_labelled.xyz \\
+        --extra unpacked/round2_labelled.xyz ... \\
+        --init ../data/fast_model/roundM/zif4_fast_rM.nequip.zip --learning-rate 0.001 --lr-cosine \\
         --energy-weight 50 --epochs 8
-    python train_fast_model.py package f6 f6/zif4_fast_r6.nequip.zip   # then evaluate
-    # round 7 (data/fast_model/round7): the same from round 6's package, its frames added, 4 epochs
-    python make_fast_model.py unpack ../data/fast_model/round7/frames.npz unpacked
-    OMP_NUM_THREADS=2 python train_fast_model.py train f7 unpacked/train_labelled.xyz \\
-        --extra unpacked/round2_labelled.xyz unpacked/meltquench_snapshots_labelled.xyz \\
-        unpacked/r3a_labelled.xyz unpacked/r3b_crystal_labelled.xyz unpacked/r6_snapshots_labelled.xyz \\
-        unpacked/r6_hot_labelled.xyz unpacked/r6_approach_labelled.xyz unpacked/r7_hot_labelled.xyz \\
-        unpacked/r7_approach_labelled.xyz --init ../data/fast_model/round6/zif4_fast_r6.nequip.zip \\
-        --learning-rate 0.001 --lr-cosine --energy-weight 50 --epochs 4
-    python train_fast_model.py package f7 f7/zif4_fast_r7.nequip.zip   # then evaluate
+    python train_fast_model.py package fN fN/zif4_fast_rN.nequip.zip   # then evaluate as above
+
+The exact commands of every round from 2 on (with the data commands of
+``make_fast_model.py``) are in ``data/fast_model/README.md``, section "Commands of each round".
 """
 import argparse
 import json

@@ -85,7 +85,7 @@ def split_validation(frames_file, workdir, n_validation=N_VALIDATION, seed=3, ex
 
 
 #: hyperparameters that set the architecture of a new student (not allowed with ``init``)
-ARCHITECTURE_KEYS = ("num_layers", "num_features", "l_max", "radial_mlp_depth",
+ARCHITECTURE_KEYS = ("num_layers", "num_features", "l_max", "parity", "radial_mlp_depth",
                      "radial_mlp_width", "pair_cutoffs")
 
 
@@ -95,7 +95,8 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     ``init``: start from the weights of this checkpoint or ``.nequip.zip`` package (e.g. a lower
     learning rate after a first run, or the next active-learning round) instead of a new model.
     ``extra``: labelled files of later rounds, training frames only (see ``split_validation``).
-    ``overrides``: changes to :data:`FAST_STUDENT` (``None`` keeps its value); the
+    ``overrides``: changes to :data:`FAST_STUDENT` (``None`` keeps its value; ``r_max``, in Å,
+    is read from an ``init`` package, and must be given for an ``init`` checkpoint); the
     :data:`ARCHITECTURE_KEYS` among them (e.g. ``num_features=48``, ``pair_cutoffs={"H": 3.0}``)
     make a new architecture and are refused with ``init``, whose architecture is the
     checkpoint's.
@@ -108,6 +109,14 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     if init is not None and architecture:
         raise ConfigError(f"{', '.join(architecture)} with --init: the architecture is the "
                           f"initial checkpoint's ({init}); leave them out, or start a new model")
+    if init is not None and str(init).endswith(".nequip.zip"):  # the data's cut-off is the model's
+        from aseml_zif.calculator.loading import read_model_metadata
+
+        r_max = read_model_metadata(init).r_max
+        if overrides.get("r_max") not in (None, r_max):
+            raise ConfigError(f"r_max {overrides['r_max']:g} with --init {init}, whose r_max is "
+                              f"{r_max:g} Å")
+        overrides["r_max"] = r_max
     hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
     if hyper.get("lr_cosine") and overrides.get("lr_plateau_patience") is None:
         hyper["lr_plateau_patience"] = None  # the cosine replaces the default plateau schedule
@@ -194,6 +203,10 @@ def main(argv=None):
                    help=f"loss weight of the per-atom energy MSE (default {FAST_STUDENT['energy_weight']:g})")
     arch = p.add_argument_group("architecture of a new student (default: FAST_STUDENT; not "
                                 "with --init)")
+    arch.add_argument("--r-max", type=float, dest="r_max",
+                      help=f"cut-off in Å (default {FAST_STUDENT['r_max']:g})")
+    arch.add_argument("--parity", action=argparse.BooleanOptionalAction, default=None,
+                      help=f"features of both parities (default {FAST_STUDENT['parity']})")
     arch.add_argument("--layers", type=int, dest="num_layers",
                       help=f"interaction layers (default {FAST_STUDENT['num_layers']})")
     arch.add_argument("--features", type=int, dest="num_features",
@@ -220,7 +233,8 @@ def main(argv=None):
             train(args.workdir, args.frames, args.epochs, init=args.init, extra=args.extra,
                   learning_rate=args.learning_rate, lr_plateau_patience=args.lr_patience,
                   energy_weight=args.energy_weight, lr_cosine=args.lr_cosine or None,
-                  compile_mode="compile" if args.compile else None, num_layers=args.num_layers,
+                  compile_mode="compile" if args.compile else None, r_max=args.r_max,
+                  parity=args.parity, num_layers=args.num_layers,
                   num_features=args.num_features, l_max=args.l_max,
                   pair_cutoffs=dict(args.pair_cutoffs) if args.pair_cutoffs else None)
         elif args.stage == "package":

@@ -14,7 +14,8 @@ import pytest
 from aseml_zif.data import read_frames, write_frames
 from demo_frames import demo_labelled_crystals
 
-SCRIPT = Path(__file__).resolve().parents[1] / "examples" / "train_fast_model.py"
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "examples" / "train_fast_model.py"
 
 
 def script():
@@ -201,3 +202,27 @@ def test_architecture_flags_make_a_new_student(labelled, tmp_path, monkeypatch):
         with pytest.raises(SystemExit) as stop:
             module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), *flags])
         assert stop.value.code == 2 and not (tmp_path / "v").exists()
+
+
+def test_cutoff_and_parity_flags_and_the_cutoff_of_an_initial_package(labelled, tmp_path,
+                                                                       monkeypatch):
+    """``--r-max/--no-parity`` make the new model and its training neighbour lists; with a
+    package as ``--init`` the lists take the package's own cut-off, and another ``--r-max`` is
+    refused before any work (the model would see only part of its neighbours)."""
+    module, seen = no_training(monkeypatch)
+    _, folder = labelled
+    module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--r-max", "5.0",
+                 "--no-parity", "--pair-cutoff", "H=3.0"])
+    config = seen["config"]
+    model = config["training_module"]["model"]
+    assert config["cutoff_radius"] == 5.0 and model["parity"] is False
+    assert model["per_edge_type_cutoff"]["Zn"]["N"] == 5.0
+    assert model["per_edge_type_cutoff"]["H"]["C"] == 3.0
+    package = REPO / "data" / "fast_model" / "round8" / "zif4_fast_r8.nequip.zip"  # r_max 4 Å
+    seen.clear()
+    module.main(["train", str(tmp_path / "u"), str(folder / "pool.xyz"), "--init", str(package)])
+    assert seen["config"]["cutoff_radius"] == 4.0
+    with pytest.raises(SystemExit) as stop:
+        module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), "--init",
+                     str(package), "--r-max", "5.0"])
+    assert stop.value.code == 2 and not (tmp_path / "v").exists()

@@ -109,7 +109,8 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     if init is not None and architecture:
         raise ConfigError(f"{', '.join(architecture)} with --init: the architecture is the "
                           f"initial checkpoint's ({init}); leave them out, or start a new model")
-    if init is not None and str(init).endswith(".nequip.zip"):  # the data's cut-off is the model's
+    # the data's cut-off is the model's (a missing init is named by training_config)
+    if init is not None and str(init).endswith(".nequip.zip") and Path(init).is_file():
         from aseml_zif.calculator.loading import read_model_metadata
 
         r_max = read_model_metadata(init).r_max

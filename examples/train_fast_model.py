@@ -205,7 +205,8 @@ def main(argv=None):
     arch = p.add_argument_group("architecture of a new student (default: FAST_STUDENT; not "
                                 "with --init)")
     arch.add_argument("--r-max", type=float, dest="r_max",
-                      help=f"cut-off in Å (default {FAST_STUDENT['r_max']:g})")
+                      help=f"cut-off in Å (default {FAST_STUDENT['r_max']:g}; with an --init "
+                           "package: its own, and no other)")
     arch.add_argument("--parity", action=argparse.BooleanOptionalAction, default=None,
                       help=f"features of both parities (default {FAST_STUDENT['parity']})")
     arch.add_argument("--layers", type=int, dest="num_layers",

@@ -207,8 +207,9 @@ def test_architecture_flags_make_a_new_student(labelled, tmp_path, monkeypatch):
 def test_cutoff_and_parity_flags_and_the_cutoff_of_an_initial_package(labelled, tmp_path,
                                                                        monkeypatch):
     """``--r-max/--no-parity`` make the new model and its training neighbour lists; with a
-    package as ``--init`` the lists take the package's own cut-off, and another ``--r-max`` is
-    refused before any work (the model would see only part of its neighbours)."""
+    package as ``--init`` the lists take the package's own cut-off and pair cut-offs, and
+    another ``--r-max`` is refused before any work (the model would see only part of its
+    neighbours)."""
     module, seen = no_training(monkeypatch)
     _, folder = labelled
     module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--r-max", "5.0",
@@ -222,6 +223,15 @@ def test_cutoff_and_parity_flags_and_the_cutoff_of_an_initial_package(labelled, 
     seen.clear()
     module.main(["train", str(tmp_path / "u"), str(folder / "pool.xyz"), "--init", str(package)])
     assert seen["config"]["cutoff_radius"] == 4.0
+    table = seen["config"]["data"]["transforms"][1]["per_edge_type_cutoff"]  # r8: H pairs 3 Å
+    assert table["H"]["N"] == table["Zn"]["H"] == 3.0 and table["Zn"]["N"] == 4.0
+    package9 = REPO / "data" / "fast_model" / "round9" / "zif4_fast_r9.nequip.zip"  # 5 Å, H 3 Å
+    seen.clear()
+    module.main(["train", str(tmp_path / "u9"), str(folder / "pool.xyz"), "--init", str(package9)])
+    table = seen["config"]["data"]["transforms"][1]["per_edge_type_cutoff"]
+    assert seen["config"]["cutoff_radius"] == 5.0
+    assert table["H"]["Zn"] == table["C"]["H"] == table["H"]["H"] == 3.0
+    assert table["Zn"]["N"] == table["C"]["C"] == 5.0
     with pytest.raises(SystemExit) as stop:
         module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), "--init",
                      str(package), "--r-max", "5.0"])

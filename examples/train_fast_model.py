@@ -96,8 +96,9 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     learning rate after a first run, or the next active-learning round) instead of a new model.
     ``extra``: labelled files of later rounds, training frames only (see ``split_validation``).
     ``overrides``: changes to :data:`FAST_STUDENT` (``None`` keeps its value; ``r_max``, in Å,
-    and the pair cut-offs are read from an ``init`` package, see :func:`package_pair_cutoffs`;
-    ``r_max`` must be given for an ``init`` checkpoint); the
+    and the pair cut-offs of an ``init`` package are its own, read by
+    :func:`aseml_zif.training.training_config`, which refuses another ``r_max``; ``r_max`` must
+    be given for an ``init`` checkpoint); the
     :data:`ARCHITECTURE_KEYS` among them (e.g. ``num_features=48``, ``pair_cutoffs={"H": 3.0}``)
     make a new architecture and are refused with ``init``, whose architecture is the
     checkpoint's.
@@ -110,17 +111,10 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     if init is not None and architecture:
         raise ConfigError(f"{', '.join(architecture)} with --init: the architecture is the "
                           f"initial checkpoint's ({init}); leave them out, or start a new model")
-    # the data's cut-offs are the model's (a missing init is named by training_config)
-    if init is not None and str(init).endswith(".nequip.zip") and Path(init).is_file():
-        from aseml_zif.calculator.loading import read_model_metadata
-
-        metadata = read_model_metadata(init)
-        if overrides.get("r_max") not in (None, metadata.r_max):
-            raise ConfigError(f"r_max {overrides['r_max']:g} with --init {init}, whose r_max is "
-                              f"{metadata.r_max:g} Å")
-        overrides["r_max"] = metadata.r_max
-        overrides["pair_cutoffs"] = package_pair_cutoffs(metadata, init)
-    hyper = {**FAST_STUDENT, **{k: v for k, v in overrides.items() if v is not None}}
+    student = dict(FAST_STUDENT)
+    if init is not None and str(init).endswith(".nequip.zip"):
+        del student["r_max"]  # the package's own (training_config reads it)
+    hyper = {**student, **{k: v for k, v in overrides.items() if v is not None}}
     if hyper.get("lr_cosine") and overrides.get("lr_plateau_patience") is None:
         hyper["lr_plateau_patience"] = None  # the cosine replaces the default plateau schedule
     # the settings and ``init`` are checked before any work is done
@@ -130,33 +124,6 @@ def train(workdir, frames_file, epochs, seed=7, init=None, extra=(), **overrides
     run = nequip_train(config, workdir / "run", hyperparameters=hyper, resume=True)
     print(run, flush=True)
     return run
-
-
-def package_pair_cutoffs(metadata, path):
-    """The pair cut-offs (``{"X-Y": Å}``, ``None`` if none) of a package's ``ModelMetadata``.
-
-    With them an ``--init`` package's training neighbour lists leave out the edges its model
-    gives zero weight (nequip's per-edge-type cut-off): the same losses, fewer edges to compute.
-
-    Raises
-    ------
-    ConfigError
-        A table that is not symmetric (``train`` writes only symmetric ones).
-    """
-    from aseml_zif.errors import ConfigError
-
-    table, names = metadata.per_edge_type_cutoff, metadata.type_names
-    if table is None:
-        return None
-    pairs = {}
-    for i, a in enumerate(names):
-        for j, b in enumerate(names[i:], start=i):
-            if table[i][j] != table[j][i]:
-                raise ConfigError(f"{path}: per-edge-type cut-off {a}->{b} {table[i][j]:g} Å but "
-                                  f"{b}->{a} {table[j][i]:g} Å; only symmetric tables are supported")
-            if table[i][j] < metadata.r_max:
-                pairs[f"{a}-{b}"] = table[i][j]
-    return pairs or None
 
 
 def package(workdir, output):

@@ -205,7 +205,7 @@ def test_architecture_flags_make_a_new_student(labelled, tmp_path, monkeypatch):
 
 
 def test_cutoff_and_parity_flags_and_the_cutoff_of_an_initial_package(labelled, tmp_path,
-                                                                       monkeypatch):
+                                                                       monkeypatch, capsys):
     """``--r-max/--no-parity`` make the new model and its training neighbour lists; with a
     package as ``--init`` the lists take the package's own cut-off and pair cut-offs, and
     another ``--r-max`` is refused before any work (the model would see only part of its
@@ -236,26 +236,6 @@ def test_cutoff_and_parity_flags_and_the_cutoff_of_an_initial_package(labelled, 
         module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), "--init",
                      str(package), "--r-max", "5.0"])
     assert stop.value.code == 2 and not (tmp_path / "v").exists()
+    assert (f"r_max 5 Å with initial checkpoint {package}, whose r_max is 4 Å"
+            in capsys.readouterr().err)
 
-
-def test_pair_cutoffs_of_a_package_table():
-    """The ``X-Y`` pairs shorter than r_max come back; a table without them gives ``None``; an
-    asymmetric table (not one ``train`` writes) is refused, naming both directions."""
-    from dataclasses import replace
-
-    from aseml_zif.calculator.formats import ModelMetadata
-    from aseml_zif.errors import ConfigError
-
-    names = ("H", "C", "N", "Zn")
-    table = [[3.0 if "H" in (a, b) else 5.0 for b in names] for a in names]
-    table[2][3] = table[3][2] = 4.5  # N-Zn
-    meta = ModelMetadata(path=Path("m.nequip.zip"), format="nequip-package", architecture="nequip",
-                         nequip_version="0.19.1", r_max=5.0, type_names=names, dtype="float32",
-                         per_edge_type_cutoff=tuple(map(tuple, table)))
-    pairs = script().package_pair_cutoffs(meta, "m.nequip.zip")
-    assert pairs == {"H-H": 3.0, "H-C": 3.0, "H-N": 3.0, "H-Zn": 3.0, "N-Zn": 4.5}
-    assert script().package_pair_cutoffs(replace(meta, per_edge_type_cutoff=None), "m") is None
-    table[3][2] = 4.0
-    with pytest.raises(ConfigError, match=r"N->Zn 4.5 Å but Zn->N 4 Å"):
-        script().package_pair_cutoffs(replace(meta, per_edge_type_cutoff=tuple(map(tuple, table))),
-                                      "m.nequip.zip")

@@ -1,9 +1,15 @@
 """nequip-train configurations carry the paper's hyperparameters."""
+from pathlib import Path
+
 import pytest
 import yaml
 
 from aseml_zif.training import PAPER_NEQUIP, training_config, write_config
 from aseml_zif.training.config import ConfigError
+
+FAST_MODEL = Path(__file__).resolve().parents[1] / "data" / "fast_model"
+R8 = FAST_MODEL / "round8" / "zif4_fast_r8.nequip.zip"  # r_max 4 Å, H pairs 3 Å
+R9 = FAST_MODEL / "round9" / "zif4_fast_r9.nequip.zip"  # r_max 5 Å, H pairs 3 Å
 
 
 def test_paper_defaults(tmp_path):
@@ -53,11 +59,68 @@ def test_continue_from_checkpoint(tmp_path):
 
 
 def test_continue_from_package(tmp_path):
-    package = tmp_path / "round1.nequip.zip"
-    package.write_bytes(b"")
-    model = training_config("a.xyz", "b.xyz", initial_checkpoint=package)["training_module"]["model"]
+    from aseml_zif.errors import ModelError
+
+    model = training_config("a.xyz", "b.xyz", initial_checkpoint=R8)["training_module"]["model"]
     assert model == {"_target_": "nequip.model.ModelFromPackage",
-                     "package_path": str(package.resolve()), "compile_mode": "eager"}
+                     "package_path": str(R8.resolve()), "compile_mode": "eager"}
+    unreadable = tmp_path / "round1.nequip.zip"
+    unreadable.write_bytes(b"")
+    with pytest.raises(ModelError, match="round1.nequip.zip"):
+        training_config("a.xyz", "b.xyz", initial_checkpoint=unreadable)
+
+
+def neighbour_lists(config):
+    lists, = (t for t in config["data"]["transforms"] if t["_target_"].endswith("NeighborListTransform"))
+    return lists
+
+
+def test_an_initial_package_brings_its_cutoffs():
+    """The package's r_max replaces the default one and its pair cut-offs make the training
+    neighbour lists; the same values given explicitly pass, others are refused, naming the
+    package and both values."""
+    config = training_config("a.xyz", "b.xyz", initial_checkpoint=R8)
+    table = neighbour_lists(config)["per_edge_type_cutoff"]
+    assert config["cutoff_radius"] == 4.0
+    assert table["H"]["N"] == table["Zn"]["H"] == 3.0 and table["Zn"]["N"] == 4.0
+    config = training_config("a.xyz", "b.xyz", initial_checkpoint=R9, r_max=5.0,
+                             pair_cutoffs={"H": 3.0})
+    table = neighbour_lists(config)["per_edge_type_cutoff"]
+    assert config["cutoff_radius"] == 5.0
+    assert table["H"]["Zn"] == table["C"]["H"] == table["H"]["H"] == 3.0
+    assert table["Zn"]["N"] == table["C"]["C"] == 5.0
+    assert "per_edge_type_cutoff" not in config["training_module"]["model"]  # the package's
+    with pytest.raises(ConfigError, match=r"r_max 5 Å with initial checkpoint "
+                                          r".*zif4_fast_r8\.nequip\.zip, whose r_max is 4 Å"):
+        training_config("a.xyz", "b.xyz", initial_checkpoint=R8, r_max=5.0)
+    with pytest.raises(ConfigError, match=r"pair_cutoffs \{'H': 2.5\} with initial checkpoint "
+                                          r".*zif4_fast_r8\.nequip\.zip, whose pair cut-offs are "
+                                          r"\{'H-H': 3.0, 'H-C': 3.0"):
+        training_config("a.xyz", "b.xyz", initial_checkpoint=R8, pair_cutoffs={"H": 2.5})
+
+
+def test_pair_cutoffs_of_a_package_table():
+    """The ``X-Y`` pairs shorter than r_max come back; a table without them gives ``None``; an
+    asymmetric table (not one ``training_config`` writes) is refused, naming both directions."""
+    from dataclasses import replace
+
+    from aseml_zif.calculator.formats import ModelMetadata
+    from aseml_zif.training import package_pair_cutoffs
+
+    names = ("H", "C", "N", "Zn")
+    table = [[3.0 if "H" in (a, b) else 5.0 for b in names] for a in names]
+    table[2][3] = table[3][2] = 4.5  # N-Zn
+    meta = ModelMetadata(path=Path("m.nequip.zip"), format="nequip-package", architecture="nequip",
+                         nequip_version="0.19.1", r_max=5.0, type_names=names, dtype="float32",
+                         per_edge_type_cutoff=tuple(map(tuple, table)))
+    pairs = package_pair_cutoffs(meta, "m.nequip.zip")
+    assert pairs == {"H-H": 3.0, "H-C": 3.0, "H-N": 3.0, "H-Zn": 3.0, "N-Zn": 4.5}
+    assert package_pair_cutoffs(replace(meta, per_edge_type_cutoff=None), "m") is None
+    table[3][2] = 4.0
+    with pytest.raises(ConfigError, match=r"m.nequip.zip: per-edge-type cut-off N->Zn 4.5 Å but "
+                                          r"Zn->N 4 Å"):
+        package_pair_cutoffs(replace(meta, per_edge_type_cutoff=tuple(map(tuple, table))),
+                             "m.nequip.zip")
 
 
 def test_missing_initial_checkpoint_is_named(tmp_path):
@@ -90,8 +153,6 @@ def test_grid_runs_every_combination(tmp_path, monkeypatch):
 def test_grid_forwards_resume_and_initial_checkpoint(tmp_path, monkeypatch):
     from aseml_zif.training import runner
 
-    package = tmp_path / "round1.nequip.zip"
-    package.write_bytes(b"")
     calls = []
 
     def fake_train(config, directory, hyperparameters=None, env=None, resume=False):
@@ -99,9 +160,9 @@ def test_grid_forwards_resume_and_initial_checkpoint(tmp_path, monkeypatch):
         return directory
 
     monkeypatch.setattr(runner, "train", fake_train)
-    runner.run_grid("a.xyz", "b.xyz", tmp_path, {"r_max": [4.0, 6.0]}, progress=False,
-                    resume=True, initial_checkpoint=package)
-    start = {"_target_": "nequip.model.ModelFromPackage", "package_path": str(package.resolve()),
+    runner.run_grid("a.xyz", "b.xyz", tmp_path, {"learning_rate": [0.001, 0.002]}, progress=False,
+                    resume=True, initial_checkpoint=R8)
+    start = {"_target_": "nequip.model.ModelFromPackage", "package_path": str(R8.resolve()),
              "compile_mode": "eager"}
     assert calls == [(start, True), (start, True)]
     with pytest.raises(ConfigError, match="missing.ckpt"):

@@ -10,6 +10,7 @@ _EXPORTS = {
     "PAPER_NEQUIP": "config",
     "PAPER_ALLEGRO": "config",
     "edge_type_cutoffs": "config",
+    "package_pair_cutoffs": "config",
     "train": "runner",
     "run_grid": "runner",
     "package": "runner",

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config", "edge_type_cutoffs"]
+__all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config", "edge_type_cutoffs",
+           "package_pair_cutoffs"]
 
 TYPE_NAMES = ["H", "C", "N", "Zn"]
 
@@ -88,6 +89,63 @@ def edge_type_cutoffs(pair_cutoffs, r_max):
     return table
 
 
+def package_pair_cutoffs(metadata, path):
+    """The pair cut-offs of a package's ``ModelMetadata``, as :func:`edge_type_cutoffs` takes them.
+
+    With them the training neighbour lists of a run that starts from the package leave out the
+    edges its model gives zero weight (nequip's per-edge-type cut-off): the same losses, fewer
+    edges to compute.
+
+    Parameters
+    ----------
+    metadata : aseml_zif.calculator.formats.ModelMetadata
+        From :func:`aseml_zif.calculator.loading.read_model_metadata`; its
+        ``per_edge_type_cutoff`` table (Å) is indexed like its ``type_names``.
+    path : str or path-like
+        The package, named in the error.
+
+    Returns
+    -------
+    dict of str to float or None
+        ``{"X-Y": Å}`` for every pair whose cut-off is below ``metadata.r_max``; ``None`` if
+        there is none (or no table).
+
+    Raises
+    ------
+    ConfigError
+        A table that is not symmetric (:func:`edge_type_cutoffs` writes only symmetric ones),
+        naming both directions.
+    """
+    table, names = metadata.per_edge_type_cutoff, metadata.type_names
+    if table is None:
+        return None
+    pairs = {}
+    for i, a in enumerate(names):
+        for j, b in enumerate(names[i:], start=i):
+            if table[i][j] != table[j][i]:
+                raise ConfigError(f"{path}: per-edge-type cut-off {a}->{b} {table[i][j]:g} Å but "
+                                  f"{b}->{a} {table[j][i]:g} Å; only symmetric tables are supported")
+            if table[i][j] < metadata.r_max:
+                pairs[f"{a}-{b}"] = table[i][j]
+    return pairs or None
+
+
+def _package_cutoffs(path, given):
+    """``r_max`` and ``pair_cutoffs`` of the package at ``path``; other ``given`` ones refused."""
+    from ..calculator.loading import read_model_metadata
+
+    metadata = read_model_metadata(path)
+    r_max, pairs = float(metadata.r_max), package_pair_cutoffs(metadata, path)
+    if given.get("r_max") is not None and float(given["r_max"]) != r_max:
+        raise ConfigError(f"r_max {float(given['r_max']):g} Å with initial checkpoint {path}, "
+                          f"whose r_max is {r_max:g} Å")
+    if given.get("pair_cutoffs") is not None and (edge_type_cutoffs(given["pair_cutoffs"], r_max)
+                                                  != edge_type_cutoffs(pairs or {}, r_max)):
+        raise ConfigError(f"pair_cutoffs {given['pair_cutoffs']!r} with initial checkpoint {path}, "
+                          f"whose pair cut-offs are {pairs!r} (Å)")
+    return {"r_max": r_max, "pair_cutoffs": pairs}
+
+
 def _allegro_model(h):
     return {
         "_target_": "allegro.model.AllegroModel",
@@ -140,8 +198,10 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         Start from the weights of this ``nequip-train`` checkpoint (nequip's
         ``ModelFromCheckpoint``) or ``.nequip.zip`` package (``ModelFromPackage``; the package
         must stay where it is while the run and its checkpoints are used): fine-tuning, or
-        another round of active learning. The architecture is then the checkpoint's and
-        ``r_max`` must match it.
+        another round of active learning. The architecture is then the checkpoint's, and
+        ``r_max`` must match a checkpoint's. A package's ``r_max`` and pair cut-offs
+        (:func:`package_pair_cutoffs`) are read from it and make the training neighbour lists;
+        an ``r_max`` or ``pair_cutoffs`` given as well (not ``None``) must be the same.
     **hyperparameters
         Overrides of :data:`PAPER_NEQUIP` / :data:`PAPER_ALLEGRO`, e.g. ``r_max=5.0`` (Å),
         ``l_max=1``, ``parity=True``, ``num_features=16``, ``max_epochs=5``,
@@ -166,8 +226,10 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
     Raises
     ------
     ConfigError
-        Unknown architecture or hyperparameter name, or an ``initial_checkpoint`` that is not a
-        file.
+        Unknown architecture or hyperparameter name, an ``initial_checkpoint`` that is not a
+        file, or an ``r_max`` or ``pair_cutoffs`` other than the initial package's.
+    ModelError
+        An initial package whose metadata cannot be read.
     """
     if architecture not in _ARCHITECTURES:
         raise ConfigError(f"unknown architecture {architecture!r}; use one of {sorted(_ARCHITECTURES)}")
@@ -183,6 +245,7 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
                               "nequip-train .ckpt or a .nequip.zip package)")
         path = str(Path(initial_checkpoint).resolve())
         if path.endswith(".nequip.zip"):  # a package (nequip-package build)
+            h.update(_package_cutoffs(path, hyperparameters))
             model = {"_target_": "nequip.model.ModelFromPackage", "package_path": path,
                      "compile_mode": h["compile_mode"]}
         else:

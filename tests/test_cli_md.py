@@ -111,3 +111,18 @@ def test_meltquench_prints_steps_per_s_next_to_the_models_time_per_call(tmp_path
 
     assert main(argv) == 0  # finished already: no steps, no speed line
     assert "MD speed" not in capsys.readouterr().out
+
+
+def test_linker_confirm_time_reaches_the_watchdog_and_a_negative_one_is_one_line(tmp_path, copper,
+                                                                                 capsys):
+    from argparse import Namespace
+
+    from aseml_zif.cli.md import _watchdog
+    from aseml_zif.md import Watchdog
+
+    assert _watchdog(Namespace(no_watchdog=False, linker_confirm_fs=5.0)).linker_confirm_fs == 5.0
+    assert _watchdog(Namespace(no_watchdog=False, linker_confirm_fs=None)) == Watchdog()
+    assert _watchdog(Namespace(no_watchdog=True, linker_confirm_fs=5.0)) is False
+    status = main(_argv(copper, tmp_path / "run", "emt") + ["--linker-confirm-fs", "-1"])
+    err = _one_line_error(capsys.readouterr(), status)
+    assert "linker_confirm_fs must be >= 0 fs, got -1.0" in err

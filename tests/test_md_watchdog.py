@@ -9,7 +9,7 @@ from ase.calculators.emt import EMT
 from ase.io import read
 
 from aseml_zif.analysis import find_linkers
-from aseml_zif.errors import AsemlZifError, ModelError, StructureError
+from aseml_zif.errors import AsemlZifError, ModelError, SettingsError, StructureError
 from aseml_zif.md import RUN_FILES, Stage, Watchdog, WatchdogError, run
 from aseml_zif.md.checkpoint import read_checkpoint
 from aseml_zif.structures import zif4_crystal
@@ -50,31 +50,38 @@ def _cn_bond(atoms):
 
 
 def test_linker_torn_apart_stops_the_run_with_a_clear_message(tmp_path):
+    """The break is confirmed after ``linker_confirm_fs`` of checks that all find it; no
+    checkpoint is written meanwhile, so the last one kept is from before the break."""
+    import re
+
     crystal = zif4_crystal()
     assert len(find_linkers(crystal).broken) == 0
     a, b = _cn_bond(crystal)
     stages = [Stage("nvt", 0.2, 10.0)]
     with pytest.raises(WatchdogError) as info:
         run(crystal, PullApart(a, b, force=5.0), stages, tmp_path, timestep_fs=0.5,
-            save_every=5, checkpoint_every=10, watchdog=Watchdog(every=2), seed=0,
-            progress=False)
+            save_every=5, checkpoint_every=4, watchdog=Watchdog(every=2, linker_confirm_fs=6.0),
+            seed=0, progress=False)
     err = info.value
     assert isinstance(err, AsemlZifError)
     print("watchdog stopped at step", err.step)
-    assert 0 < err.step < 60 and err.step % 2 == 0
+    assert 0 < err.step < 80 and err.step % 2 == 0
     message = str(err)
     assert f"step {err.step}" in message and "T = " in message and "stage 'nvt'" in message
     assert "broken linker" in message and str(a) in message and str(b) in message
+    since = float(re.search(r"for 6\.0 fs \(every check since t = ([0-9.]+) fs\)", message)[1])
+    assert err.step * 0.5 - since == 6.0
     snap = read(tmp_path / RUN_FILES["snapshot"])
     assert snap.info["step"] == err.step
     assert snap.get_distance(a, b, mic=True) > 1.6  # the bond really is torn
     meta = read_checkpoint(tmp_path / RUN_FILES["checkpoint"])[1]
-    assert meta["step"] < err.step  # the last good checkpoint was kept
+    assert meta["step"] < since / 0.5  # the last good checkpoint: before the break was seen
     # log-only mode reports the same break and carries on to the end
     with pytest.warns(UserWarning, match="broken linker") as warned:
         final = run(crystal, PullApart(a, b, force=5.0), [Stage("nvt", 0.04, 10.0)], tmp_path / "log",
                     timestep_fs=0.5, save_every=100, checkpoint_every=100,
-                    watchdog=Watchdog(every=2, action="log"), seed=0, progress=False)
+                    watchdog=Watchdog(every=2, action="log", linker_confirm_fs=6.0), seed=0,
+                    progress=False)
     assert final.get_distance(a, b, mic=True) > 2.0
     assert len(warned) < 10  # each problem is reported when it appears, not at every check
 
@@ -107,6 +114,87 @@ def test_watchdog_that_saw_intact_linkers_still_reports_each_break_as_the_full_a
         assert broken == expected > 0, name
         assert any(p.startswith(f"{expected} broken linker(s)") for p in problems), name
         assert watchdog.check(crystal, 300.0) == ([], 0)  # and intact again
+
+
+def test_a_break_in_a_run_counts_once_every_check_has_found_it_for_linker_confirm_fs():
+    """With times, a break must be found at every check over ``linker_confirm_fs``; one intact
+    check clears it; an earlier time (a resumed run) starts it again; without a time, or with
+    ``linker_confirm_fs=0``, each frame is judged alone."""
+    crystal = zif4_crystal()
+    crystal.set_momenta(np.zeros((len(crystal), 3)))
+    for name, frame in _broken_frames(crystal).items():
+        expected = len(find_linkers(frame).broken)
+        watchdog = Watchdog(linker_confirm_fs=100.0)
+        assert watchdog.check(crystal, 300.0, time_fs=0.0) == ([], 0)
+        assert watchdog.check(frame, 300.0, time_fs=10.0) == ([], 0), name
+        assert watchdog.pending_since_fs == 10.0
+        assert watchdog.check(crystal, 300.0, time_fs=15.0) == ([], 0)  # healed
+        assert watchdog.pending_since_fs is None
+        for time_fs in (20.0, 60.0, 119.5):
+            assert watchdog.check(frame, 300.0, time_fs=time_fs) == ([], 0), name
+        assert watchdog.check(frame, 300.0, time_fs=5.0) == ([], 0)  # resumed: from t = 5 fs
+        assert watchdog.check(frame, 300.0, time_fs=104.5) == ([], 0), name
+        problems, broken = watchdog.check(frame, 300.0, time_fs=105.0)
+        assert broken == expected, name
+        assert problems[0].startswith(f"{expected} broken linker(s) for 100.0 fs (every check "
+                                      "since t = 5.0 fs)"), name
+        assert watchdog.pending_since_fs is None
+        assert Watchdog().check(frame, 300.0)[1] == expected
+        assert Watchdog(linker_confirm_fs=0).check(frame, 300.0, time_fs=1.0)[1] == expected
+    with pytest.raises(SettingsError, match="linker_confirm_fs must be >= 0 fs"):
+        Watchdog(linker_confirm_fs=-1.0)
+
+
+class Spring(Calculator):
+    """Harmonic spring ``E = k (r - r0)² / 2`` (eV, Å) between atoms ``a`` and ``b``; nothing else."""
+
+    implemented_properties = ["energy", "free_energy", "forces"]
+
+    def __init__(self, a, b, k, r0):
+        super().__init__()
+        self.a, self.b, self.k, self.r0 = a, b, k, r0
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        d = self.atoms.get_distance(self.a, self.b, mic=True, vector=True)
+        r = np.linalg.norm(d)
+        forces = np.zeros((len(self.atoms), 3))
+        forces[self.b] = -self.k * (r - self.r0) * d / r
+        forces[self.a] = -forces[self.b]
+        energy = 0.5 * self.k * (r - self.r0) ** 2
+        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
+
+
+def test_a_c_h_bond_stretched_past_the_criterion_for_a_few_fs_per_period_does_not_stop_a_run(
+        tmp_path):
+    """An H on a spring to its C swings between 0.9 and ~1.7 Å (20 fs period): past the 1.6 Å
+    C–H criterion for ~5 fs of each period, as an H passing another linker at 1500 K. Judged
+    frame by frame the run stops; with ``linker_confirm_fs`` = 10 fs it runs to the end."""
+    from ase import units
+
+    crystal = zif4_crystal()
+    symbols = np.array(crystal.get_chemical_symbols())
+    h = int(np.flatnonzero(symbols == "H")[0])
+    d = crystal.get_distances(h, np.flatnonzero(symbols == "C"), mic=True)
+    c = int(np.flatnonzero(symbols == "C")[np.argmin(d)])
+    bond = crystal.get_distance(c, h, mic=True, vector=True)
+    crystal.positions[h] += bond * (0.9 / np.linalg.norm(bond) - 1)  # compressed to 0.9 Å
+    reduced = crystal[c].mass * crystal[h].mass / (crystal[c].mass + crystal[h].mass)
+    k = reduced * units._amu / units._e * 1e-20 * (2 * np.pi / 20e-15) ** 2  # eV/Å², 20 fs
+    spring = Spring(c, h, k, r0=1.3)
+    stages = [Stage("nvt", 0.1, 1.0, tdamp_fs=1e6)]  # nearly NVE: the swing keeps its energy
+    settings = dict(timestep_fs=0.5, save_every=1, checkpoint_every=7, seed=0, progress=False)
+    with pytest.raises(WatchdogError, match=f"C3H2N2 fragment.*wrong number of H on atoms \\[{c}\\]"):
+        run(crystal, spring, stages, tmp_path / "alone",
+            watchdog=Watchdog(every=1, linker_confirm_fs=0), **settings)
+    final = run(crystal, spring, stages, tmp_path / "confirmed",
+                watchdog=Watchdog(every=1, linker_confirm_fs=10.0), **settings)
+    swing = np.array([a.get_distance(c, h, mic=True)
+                      for a in read(tmp_path / "confirmed" / RUN_FILES["trajectory"], ":")])
+    assert swing.max() > 1.65 and 0.05 < (swing > 1.6).mean() < 0.4  # broken part of the time
+    assert len(final) == len(crystal) and np.isclose(final.get_distance(c, h, mic=True), swing[-1])
+    meta = read_checkpoint(tmp_path / "confirmed" / RUN_FILES["checkpoint"])[1]
+    assert meta["step"] == 200
 
 
 def test_watchdog_bonds_are_the_organic_bonds_of_a_fresh_list_after_moves_and_new_elements():

@@ -57,6 +57,16 @@ def thermo_summary(thermo, stages, timestep_fs):
     }
 
 
+def _watchdog(args):
+    """The run's watchdog: none, the default one, or one with ``--linker-confirm-fs``."""
+    from ..md import Watchdog
+
+    if args.no_watchdog:
+        return False
+    confirm = getattr(args, "linker_confirm_fs", None)
+    return Watchdog() if confirm is None else Watchdog(linker_confirm_fs=confirm)
+
+
 def run_protocol(atoms, calculator, stages, workdir, args):
     """Run (or resume) ``stages`` in ``workdir`` with the run options in ``args``; then write
     ``final.extxyz``, ``results.json`` and ``thermo.png`` there. Prints the speed of this
@@ -74,7 +84,7 @@ def run_protocol(atoms, calculator, stages, workdir, args):
     try:
         final = run(atoms, calculator, stages, workdir, timestep_fs=args.timestep_fs,
                     save_every=args.save_every, checkpoint_every=args.checkpoint_every,
-                    watchdog=not args.no_watchdog, seed=args.seed,
+                    watchdog=_watchdog(args), seed=args.seed,
                     allow_other_potential=getattr(args, "allow_other_potential", False))
     finally:
         timing = read_timing(workdir / RUN_FILES["timing"])
@@ -113,6 +123,10 @@ def add_run_arguments(parser, workdir):
     parser.add_argument("--no-watchdog", action="store_true",
                         help="do not stop on broken linkers, overlapping atoms or runaway T (NaN "
                         "positions or model outputs always stop the run)")
+    parser.add_argument("--linker-confirm-fs", type=float, default=None, metavar="FS",
+                        help="stop on a broken linker only once every check for this long has "
+                        "found it (default: 100 fs; hot H passing another linker heal within "
+                        "~30 fs); 0 judges each check alone")
     parser.add_argument("--seed", type=int, default=None, help="seed of the initial velocities")
     parser.add_argument("--allow-other-potential", action="store_true",
                         help="resume a --workdir run made with another potential (its run.json "

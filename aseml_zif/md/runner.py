@@ -148,6 +148,7 @@ class _Runner:
         self.rng = np.random.default_rng(self.settings["seed"])
         self.integrators = integrators.IntegratorSchedule(self.atoms, schedule, self.rng)
         self.logged_kinds = set()  # watchdog problems already warned about (action="log")
+        self.checkpoint_owed = False  # a checkpoint due while the watchdog judged a break
         self.frames = self.thermo = self.bar = None
 
     def _path(self, key):
@@ -233,15 +234,28 @@ class _Runner:
 
     def _after_step(self):
         checkpoint_due = self._due(self.every["checkpoint_every"])
-        if self.watchdog and (self._due(self.watchdog.every) or checkpoint_due):
+        watch_due = self.watchdog and self._due(self.watchdog.every)
+        checkpoint_due = checkpoint_due or (self.checkpoint_owed and watch_due)
+        if watch_due or (self.watchdog and checkpoint_due):
             self._watch()
         self._record()
         if checkpoint_due:
-            self._checkpoint()
+            # a checkpoint is good only once the watchdog has judged a pending break
+            self.checkpoint_owed = (self.step < self.schedule.total_steps and bool(self.watchdog)
+                                    and self.watchdog.pending_since_fs is not None)
+            if not self.checkpoint_owed:
+                self._checkpoint()
 
     def _watch(self):
         target = self.schedule.target_temperature(self.step)
-        problems, broken = self.watchdog.check(self.atoms, target, self.known_broken)
+        # the start is judged alone; later breaks must last (Watchdog.linker_confirm_fs)
+        time_fs = self.step * self.schedule.timestep_fs if self.step > 0 else None
+        problems, broken = self.watchdog.check(self.atoms, target, self.known_broken, time_fs)
+        if self.watchdog.pending_since_fs is not None and self.step == self.schedule.total_steps:
+            warnings.warn(f"run ended at {self._where()} with a linker broken since "
+                          f"t = {self.watchdog.pending_since_fs:.1f} fs, too short to confirm "
+                          f"(linker_confirm_fs = {self.watchdog.linker_confirm_fs:g} fs); check "
+                          "the final structure's linkers", stacklevel=6)
         if not problems:
             self.logged_kinds = set()
             return

@@ -1,6 +1,7 @@
-"""Frames of the fast ZIF-4 student's data (issue 13): teacher labels in workers, and the
-compressed npz they are shipped in. Stages 3 and 4 of ``make_fast_model.py``, which runs them
-(``label``, ``merge``, ``pack``, ``unpack``); see its docstring for the commands."""
+"""Frames of the fast ZIF-4 student's data (issue 13): extra candidates (rattled snapshots, hot
+frames with one linker bond stretched), teacher labels in workers, and the compressed npz they are
+shipped in. Stages 1b, 1c, 3 and 4 of ``make_fast_model.py``, which runs them (``snapshots``,
+``stretched``, ``label``, ``merge``, ``pack``, ``unpack``); see its docstring for the commands."""
 import os
 import sys
 from pathlib import Path
@@ -11,8 +12,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_demo_model as demo  # noqa: E402  (unlabelled copies of frames)
 
 #: atoms.info keys of candidates; everything else (labels, student results) is stripped
-TAGS = ("source", "group", "kind", "origin", "step", "target_temperature_K")
+TAGS = ("source", "group", "kind", "origin", "step", "target_temperature_K", "stretched_atoms",
+        "stretched_to")
 PACKED_STRINGS = ("file_stem", "source", "group", "kind", "origin")
+#: distances (Å) a stretched bond is given, drawn uniformly, by kind (:func:`stretched_bond_frames`)
+STRETCH_RANGES = {"ring": (1.55, 2.2), "CH": (1.25, 1.9)}
+#: kind of each covalent bond of an imidazolate, by element pair (sorted, as the bond criteria)
+BOND_KINDS = {("C", "C"): "ring", ("C", "N"): "ring", ("C", "H"): "CH"}
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -51,6 +57,134 @@ def snapshot_copies(inp, out, copies=3, sigma=0.05, seed=15):
                    for _ in range(copies)]
     write_atomically(frames, Path(out))
     print(f"{out}: {len(frames)} frames", flush=True)
+
+
+# ------------------------------------------------------------------------------- 1c. stretched bonds
+def linker_bonds(atoms):
+    """The covalent bonds inside the intact linkers of a frame, by kind.
+
+    Linkers are those :func:`aseml_zif.analysis.find_linkers` finds intact; two atoms of one
+    linker are bonded when their minimum-image distance is below their pair's criterion in
+    :data:`aseml_zif.analysis.linker_bonds.DEFAULT_BOND_CUTOFFS` (C–N, C–C 1.8 Å; C–H 1.6 Å).
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+
+    Returns
+    -------
+    dict
+        ``{"ring": pairs, "CH": pairs}``: int arrays of shape ``(n, 2)`` of atom indices, the
+        ring bonds (C–N, C–C) and the C–H bonds.
+    """
+    from itertools import combinations
+
+    from ase.geometry import find_mic
+
+    from aseml_zif.analysis import find_linkers
+    from aseml_zif.analysis.linker_bonds import DEFAULT_BOND_CUTOFFS
+
+    pairs = np.array([p for linker in find_linkers(atoms).linkers for p in combinations(sorted(linker), 2)],
+                     dtype=np.int64).reshape(-1, 2)
+    _, distance = find_mic(atoms.positions[pairs[:, 1]] - atoms.positions[pairs[:, 0]], atoms.cell,
+                           atoms.pbc)
+    elements = [tuple(sorted(p)) for p in np.array(atoms.get_chemical_symbols())[pairs]]
+    bonded = distance < np.array([DEFAULT_BOND_CUTOFFS.get(e, 0.0) for e in elements])
+    kind = np.array([BOND_KINDS.get(e, "") for e in elements])
+    return {k: pairs[bonded & (kind == k)] for k in STRETCH_RANGES}
+
+
+def moved_apart(atoms, i, j, distance):
+    """A copy of ``atoms`` in which atoms ``i`` and ``j`` are ``distance`` Å apart.
+
+    Both move by the same amount in opposite directions along their minimum-image vector (apart,
+    or together for a shorter ``distance``); no other atom moves and nothing is wrapped. The copy
+    has species, positions, cell, pbc and a copy of ``info``: no momenta, masses or results.
+    """
+    from ase import Atoms
+    from ase.geometry import find_mic
+
+    (vector,), (now,) = find_mic(atoms.positions[[j]] - atoms.positions[[i]], atoms.cell, atoms.pbc)
+    shift = 0.5 * (distance / now - 1.0) * vector
+    positions = atoms.positions.copy()
+    positions[i] -= shift
+    positions[j] += shift
+    return Atoms(numbers=atoms.numbers, positions=positions, cell=atoms.cell, pbc=atoms.pbc,
+                 info=dict(atoms.info))
+
+
+def stretched_bond_frames(frames, n, rng, ranges=None):
+    """Copies of hot frames with one covalent bond of a linker stretched (or compressed).
+
+    Candidates that show the teacher's restoring force on an imidazolate bond pulled far past
+    its length, where a student may let the ring open at 1500 K. Most stretched bonds are longer
+    than the bond criteria (C–N, C–C 1.8 Å; C–H 1.6 Å): the linker counts as broken and a
+    watchdog would stop MD on such a frame; they are for labels, not MD starts.
+
+    Parameters
+    ----------
+    frames : list of ase.Atoms
+        Hot MD frames of intact ZIF-4, tagged as by the candidates stage (``source``, ``group``,
+        ``kind``, ...).
+    n : int
+        Number of frames made.
+    rng : numpy.random.Generator
+        For each frame made, in this order: the frame (uniform), the kind of bond (``ring``: C–N
+        or C–C; ``CH``: C–H; equal odds), the bond among that kind in the frame's intact linkers
+        (:func:`linker_bonds`; uniform) and its new length (uniform in the kind's range). The
+        same generator state gives the same frames.
+    ranges : dict, optional
+        ``{kind: (low, high)}`` in Å, overriding entries of :data:`STRETCH_RANGES`
+        (``ring`` 1.55–2.2 Å, ``CH`` 1.25–1.9 Å).
+
+    Returns
+    -------
+    list of ase.Atoms
+        :func:`moved_apart` copies; ``info`` is the frame's with ``origin="stretched"``,
+        ``stretched_atoms=(i, j)`` (``i < j``) and ``stretched_to`` (the new length, Å).
+
+    Raises
+    ------
+    ValueError
+        A frame drawn has no bond of the kind drawn (no intact linker).
+    """
+    ranges = {**STRETCH_RANGES, **(ranges or {})}
+    kinds = list(STRETCH_RANGES)
+    bonds = {}  # per frame index, found when first drawn
+    out = []
+    for _ in range(n):
+        k = int(rng.integers(len(frames)))
+        kind = kinds[rng.integers(len(kinds))]
+        if k not in bonds:
+            bonds[k] = linker_bonds(frames[k])
+        pairs = bonds[k][kind]
+        if not len(pairs):
+            info = frames[k].info
+            raise ValueError(f"frame {k} ({info.get('source')} step {info.get('step')}) has no "
+                             f"{kind} bond in an intact linker")
+        i, j = (int(a) for a in pairs[rng.integers(len(pairs))])
+        distance = float(rng.uniform(*ranges[kind]))
+        frame = moved_apart(frames[k], i, j, distance)
+        frame.info.update(origin="stretched", stretched_atoms=(i, j), stretched_to=distance)
+        out.append(frame)
+    return out
+
+
+def stretched_copies(inputs, out, n=100, seed=0, exclude_groups=()):
+    """Write ``n`` :func:`stretched_bond_frames` to ``out``, for the label stage.
+
+    They are made from the ``hot`` frames of the candidate files ``inputs`` (tags kept, results
+    dropped, as :func:`unlabelled` reads them) whose ``group`` is not in ``exclude_groups`` (the
+    held-out groups), with the random stream ``seed``.
+    """
+    exclude_groups = set(exclude_groups)
+    frames = [f for path in inputs for f in unlabelled(path)
+              if f.info.get("kind") == "hot" and f.info.get("group") not in exclude_groups]
+    if not frames:
+        raise SystemExit(f"no hot frames outside the groups {sorted(exclude_groups)} in {inputs}")
+    write_atomically(stretched_bond_frames(frames, n, np.random.default_rng(seed)), Path(out))
+    print(f"{out}: {n} frames, each with one linker bond stretched, from {len(frames)} hot frames",
+          flush=True)
 
 
 # ------------------------------------------------------------------------------- 3. label
@@ -150,6 +284,9 @@ def pack(output, files, max_force=None):
     data["step"] = np.array([f.info.get("step", -1) for f in frames], np.int32)
     data["target_temperature_K"] = np.array(
         [f.info.get("target_temperature_K", np.nan) for f in frames])
+    data["stretched_atoms"] = np.array([f.info.get("stretched_atoms", (-1, -1)) for f in frames],
+                                       np.int32).reshape(-1, 2)
+    data["stretched_to"] = np.array([f.info.get("stretched_to", np.nan) for f in frames])
     data["file_stem"] = np.array([name for name, _ in rows])
     for key in PACKED_STRINGS[1:]:
         data[key] = np.array([str(f.info.get(key, "")) for f in frames])
@@ -168,6 +305,7 @@ def unpack_frames(path):
     with np.load(path) as data:
         d = {k: data[k] for k in data.files}
     ends = np.cumsum(d["n_atoms"])
+    stretched_to = d.get("stretched_to", np.full(len(ends), np.nan))  # not in files packed before
     rows = []
     for k, (lo, hi) in enumerate(zip(ends - d["n_atoms"], ends)):
         atoms = Atoms(numbers=d["numbers"][lo:hi], positions=d["positions"][lo:hi],
@@ -177,6 +315,9 @@ def unpack_frames(path):
             info["step"] = int(d["step"][k])
         if np.isfinite(d["target_temperature_K"][k]):
             info["target_temperature_K"] = float(d["target_temperature_K"][k])
+        if np.isfinite(stretched_to[k]):
+            info["stretched_atoms"] = tuple(int(a) for a in d["stretched_atoms"][k])
+            info["stretched_to"] = float(stretched_to[k])
         atoms.info = info
         rows.append((str(d["file_stem"][k]), with_labels(atoms, d["energy"][k], d["forces"][lo:hi],
                                                     d["stress"][k])))

@@ -41,7 +41,13 @@ with the latest student and seeds of their own, from training structures only (t
 sets stay round 1's). Some also take watchdog snapshots saved elsewhere, with rattled copies
 (``snapshots``; rounds 3 and 6), and, from round 6 on, the path into each failure: the stopped
 runs made again with the same seed and ``--every 5``, of which ``select --before-stop`` keeps
-the last steps. A round N, with the package of round M = N-1 as the student, goes::
+the last steps. ``stretched`` makes, from a round's hot candidates outside the held-out groups,
+copies with one linker bond (C–N, C–C or C–H) stretched, which teach the restoring force that
+keeps a hot ring closed; label them like the training pool::
+
+    python make_fast_model.py stretched rN/hot_*.xyz rN/stretched.xyz --n 100 --seed 0
+
+A round N, with the package of round M = N-1 as the student, goes::
 
     python make_fast_model.py candidates rN --student ../data/fast_model/roundM/zif4_fast_rM.nequip.zip \\
         --compile --seed S --runs hot --test-hot-starts --hold-ps 2.0 --hot-starts crystal_lmp ...
@@ -56,11 +62,13 @@ Frame tags (``atoms.info``): ``source`` (run name), ``group`` (the structure the
 trajectory started from: held-out sets take whole groups), ``kind`` (``cold``: static copies and
 300 K MD; ``hot``: hot-run frames with a target of at least ``--hot-min-K``; ``warm``: the
 cooler start of the heating ramp, training only), ``origin`` (``static``, ``rattle<σ>``,
-``strain``, ``md``, ``watchdog``, ``watchdog_rattle<σ>``) and, for MD frames, ``step`` and
-``target_temperature_K``. Candidates carry no energies or forces: the student's results are
+``strain``, ``md``, ``watchdog``, ``watchdog_rattle<σ>``, ``stretched``) and, for MD frames,
+``step`` and ``target_temperature_K``; stretched frames also ``stretched_atoms`` (the pair) and
+``stretched_to`` (its length, Å). Candidates carry no energies or forces: the student's results are
 never passed on as labels.
 
-Stages 1 and 2 are here; stages 3 and 4 (labels, npz) live in ``fast_model_frames.py``.
+Stages 1 and 2 are here; the extra candidates (``snapshots``, ``stretched``) and stages 3 and 4
+(labels, npz) live in ``fast_model_frames.py``.
 ``ASEML_ZIF_SHARED_DATA`` points to the published data (default ``../shared/data/castel2024``
 next to the repository).
 """
@@ -75,8 +83,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_demo_model as demo  # noqa: E402  (base structures, rattled/strained copies, teacher path)
-from fast_model_frames import (bare, label, merge, pack, snapshot_copies, unpack,  # noqa: E402
-                               write_atomically)
+from fast_model_frames import (bare, label, merge, pack, snapshot_copies,  # noqa: E402
+                               stretched_copies, unpack, write_atomically)
 
 #: groups held out by default: two glasses (CN 3.875 and 3.9375) and the experimental crystal
 TEST_GROUPS = ("ZIF4_15glass07", "ZIF4_15glass10", "crystal_exp")
@@ -366,6 +374,13 @@ def main(argv=None):
     p.add_argument("--copies", type=int, default=3)
     p.add_argument("--sigma", type=float, default=0.05, help="Å per component")
     p.add_argument("--seed", type=int, default=15)
+    p = sub.add_parser("stretched", help="hot frames with one linker bond stretched")
+    p.add_argument("inputs", nargs="+", help="candidate files (e.g. hot_*.xyz)")
+    p.add_argument("out")
+    p.add_argument("--n", type=int, default=100)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--groups-exclude", nargs="*", default=list(TEST_GROUPS),
+                   help="held-out groups, whose frames are not used (none: give the option alone)")
     p = sub.add_parser("label", help="teacher labels (resumable)")
     p.add_argument("inp")
     p.add_argument("out")
@@ -395,6 +410,8 @@ def main(argv=None):
         select(args.out_dir, args.test_groups, args.before_stop)
     elif args.stage == "snapshots":
         snapshot_copies(args.inp, args.out, args.copies, args.sigma, args.seed)
+    elif args.stage == "stretched":
+        stretched_copies(args.inputs, args.out, args.n, args.seed, args.groups_exclude)
     elif args.stage == "label":
         label(args.inp, args.out, args.teacher, args.compile, args.worker, args.workers,
               args.threads)

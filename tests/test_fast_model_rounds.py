@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "fast_model"
-LATEST_ROUND = 10
+LATEST_ROUND = 12
 LATEST = DATA / f"round{LATEST_ROUND}" / f"zif4_fast_r{LATEST_ROUND}.nequip.zip"
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ase.calculators.calculator import Calculator, all_changes
 from ase.io import Trajectory, read, write
 
 from aseml_zif.analysis import find_linkers
 from aseml_zif.structures import zif4_crystal
+from bond_spring import Spring
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "examples" / "continue_snapshot.py"
@@ -25,26 +25,6 @@ def script():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-class Spring(Calculator):
-    """Harmonic C–H bond between atoms ``i`` and ``j`` (minimum image): ``k`` in eV/Å², ``r0`` in
-    Å; zero force on every other atom."""
-
-    implemented_properties = ["energy", "forces"]
-
-    def __init__(self, i, j, k=10.0, r0=1.08):
-        super().__init__()
-        self.i, self.j, self.k, self.r0 = i, j, k, r0
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        v = self.atoms.get_distance(self.i, self.j, mic=True, vector=True)
-        r = np.linalg.norm(v)
-        forces = np.zeros((len(self.atoms), 3))
-        forces[self.j] = -self.k * (r - self.r0) * v / r
-        forces[self.i] = -forces[self.j]
-        self.results = {"energy": 0.5 * self.k * (r - self.r0) ** 2, "forces": forces}
 
 
 @pytest.mark.parametrize("counts, first, rebroken, at_end, words", [
@@ -92,7 +72,7 @@ def test_stretched_h_heals(stretched, tmp_path, capsys):
     path, c, h = stretched
     out = tmp_path / "continued.traj"
     summary = script().main([str(path), "--steps", "30", "--every", "2", "--timestep-fs", "0.5",
-                             "--out", str(out)], calculator=Spring(c, h))
+                             "--out", str(out)], calculator=Spring(c, h, k=10.0, r0=1.08))
     printed = capsys.readouterr().out
     assert summary["first_healed_fs"] is not None and 1.0 <= summary["first_healed_fs"] <= 5.0
     assert summary["rebroken"] == 0 and not summary["broken_at_end"]

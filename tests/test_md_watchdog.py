@@ -13,6 +13,7 @@ from aseml_zif.errors import AsemlZifError, ModelError, SettingsError, Structure
 from aseml_zif.md import RUN_FILES, Stage, Watchdog, WatchdogError, run
 from aseml_zif.md.checkpoint import read_checkpoint
 from aseml_zif.structures import zif4_crystal
+from bond_spring import Spring
 
 
 class PullApart(Calculator):
@@ -143,26 +144,6 @@ def test_a_break_in_a_run_counts_once_every_check_has_found_it_for_linker_confir
         assert Watchdog(linker_confirm_fs=0).check(frame, 300.0, time_fs=1.0)[1] == expected
     with pytest.raises(SettingsError, match="linker_confirm_fs must be >= 0 fs"):
         Watchdog(linker_confirm_fs=-1.0)
-
-
-class Spring(Calculator):
-    """Harmonic spring ``E = k (r - r0)² / 2`` (eV, Å) between atoms ``a`` and ``b``; nothing else."""
-
-    implemented_properties = ["energy", "free_energy", "forces"]
-
-    def __init__(self, a, b, k, r0):
-        super().__init__()
-        self.a, self.b, self.k, self.r0 = a, b, k, r0
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        d = self.atoms.get_distance(self.a, self.b, mic=True, vector=True)
-        r = np.linalg.norm(d)
-        forces = np.zeros((len(self.atoms), 3))
-        forces[self.b] = -self.k * (r - self.r0) * d / r
-        forces[self.a] = -forces[self.b]
-        energy = 0.5 * self.k * (r - self.r0) ** 2
-        self.results = {"energy": energy, "free_energy": energy, "forces": forces}
 
 
 def test_a_c_h_bond_stretched_past_the_criterion_for_a_few_fs_per_period_does_not_stop_a_run(

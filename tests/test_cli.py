@@ -412,3 +412,11 @@ def test_analyze_crystal_report(tmp_path):
     assert report["coordination"]["mean"] == 4.0
     assert report["rings"]["counts_per_cell"] == {"8": 4.0, "12": 16.0, "16": 32.0}
     assert any(out.glob("*.png"))
+
+
+def test_missing_fast_model_says_what_to_do(tmp_path, capsys, monkeypatch):
+    from aseml_zif.calculator import loading
+
+    monkeypatch.setattr(loading, "FAST_MODEL", "fast_model/not_shipped.nequip.zip")
+    status = main(["md", "nvt", "crystal", "--model", "fast", "--workdir", str(tmp_path)])
+    _one_line_error(capsys, status, "fast model", "--model PATH")

@@ -11,7 +11,8 @@
   (:mod:`.current`): AOTInductor ``*.nequip.pt2`` (``nequip-compile --mode aotinductor
   --target ase``), TorchScript ``*.nequip.pth`` (torch < 2.10 only), packages
   ``*.nequip.zip`` (``nequip-package``) and training checkpoints ``*.ckpt``.
-* ``"demo"``: the small model shipped in the project's ``data/`` folder, and the names
+* ``"demo"`` and ``"fast"``: the two models shipped in the project's ``data/`` folder (the
+  small demo model; the student of the paper's model to run hot), and the names
   :func:`aseml_zif.training.fetch_model` knows.
 
 Every format runs in the same :class:`DeployedModelCalculator` (:mod:`.deployed`): the same
@@ -29,7 +30,7 @@ respect to a symmetric strain of the cell and positions (nequip's ``StressForceO
 """
 from .convert import convert_legacy_model
 from .deployed import DeployedModelCalculator
-from .formats import CURRENT_FORMATS, DEMO_MODEL, LEGACY_FORMAT, ModelMetadata
+from .formats import CURRENT_FORMATS, DEMO_MODEL, FAST_MODEL, LEGACY_FORMAT, ModelMetadata
 from .loading import load_potential, read_model_metadata, resolve_device
 
 __all__ = [
@@ -41,5 +42,6 @@ __all__ = [
     "resolve_device",
     "CURRENT_FORMATS",
     "DEMO_MODEL",
+    "FAST_MODEL",
     "LEGACY_FORMAT",
 ]

@@ -4,6 +4,9 @@ from pathlib import Path
 
 #: file of the shipped demo model, relative to the project's ``data/`` folder
 DEMO_MODEL = "demo_model/zif4_demo.nequip.zip"
+#: file of the shipped fast student of the paper's model (round 10 of ``data/fast_model``): the
+#: one to run hot, see ``data/demo_model/CARD.md``
+FAST_MODEL = "fast_model/round10/zif4_fast_r10.nequip.zip"
 
 #: format names of :attr:`ModelMetadata.format`, keyed by the file-name ending that selects them
 CURRENT_FORMATS = {

@@ -4,7 +4,7 @@ from pathlib import Path
 from ..errors import ModelError
 from .current import load_current
 from .deployed import DeployedModelCalculator
-from .formats import DEMO_MODEL, LEGACY_FORMAT, file_format
+from .formats import DEMO_MODEL, FAST_MODEL, LEGACY_FORMAT, file_format
 from .legacy import load_legacy
 
 
@@ -17,12 +17,14 @@ def load_model(path, device):
 
 
 def resolve_path(path):
-    """Model file of ``path``: ``"demo"``, a name :func:`aseml_zif.training.fetch_model`
-    knows (fetched once, SHA-256 checked), or an existing file."""
-    if str(path) == "demo":
+    """Model file of ``path``: a shipped model (``"demo"``, ``"fast"``), a name
+    :func:`aseml_zif.training.fetch_model` knows (fetched once, SHA-256 checked), or an
+    existing file."""
+    shipped = {"demo": DEMO_MODEL, "fast": FAST_MODEL}
+    if str(path) in shipped:
         from .._resources import resource_path
 
-        return resource_path(DEMO_MODEL)
+        return resource_path(shipped[str(path)])
     from ..training.fetch import MODELS, fetch_model
 
     if str(path) in MODELS and not Path(path).is_file():
@@ -39,7 +41,7 @@ def read_model_metadata(path):
     Parameters
     ----------
     path : str or path-like
-        Model file, ``"demo"`` for the shipped demo model, or a name known to
+        Model file, ``"demo"`` or ``"fast"`` for the shipped models, or a name known to
         :func:`aseml_zif.training.fetch_model`.
 
     Raises
@@ -72,7 +74,8 @@ def load_potential(path, device="auto", dtype=None, compile=False):
     path : str or path-like
         Model file: legacy ``nequip-deploy`` TorchScript (nequip ≤ 0.6, e.g. ``*.pth``), or a
         nequip ≥ 0.7 ``*.nequip.pt2`` / ``*.nequip.pth`` / ``*.nequip.zip`` / ``*.ckpt``;
-        ``"demo"`` for the small model shipped with aseml_zif; or a name known to
+        ``"demo"`` for the small demo model shipped with aseml_zif, ``"fast"`` for the shipped
+        student of the paper's model that stays intact at 1500 K; or a name known to
         :func:`aseml_zif.training.fetch_model` (e.g. ``"castel2024-nequip"``).
     device : str
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.

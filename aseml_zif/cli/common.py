@@ -94,7 +94,8 @@ def add_model_arguments(parser, default="demo"):
     parser.add_argument(
         "--model",
         default=default,
-        help="potential: 'demo' (the model shipped with aseml_zif), a deployed model file "
+        help="potential: 'demo' (the small model shipped with aseml_zif), 'fast' (the shipped "
+        "student of the paper's model, for hot runs and glasses), a deployed model file "
         "(e.g. the paper's nequip_l2r6stress0.pth), or 'package.module:factory', a Python "
         f"callable returning an ASE calculator (default: {default})",
     )
@@ -187,7 +188,7 @@ def load_calculator(spec, device="auto", dtype=None, compile=False):
     Parameters
     ----------
     spec : str
-        ``"demo"``, a model file for :func:`aseml_zif.load_potential`, or
+        ``"demo"``, ``"fast"``, a model file for :func:`aseml_zif.load_potential`, or
         ``"module:callable"`` (a factory called without arguments).
     device, dtype, compile
         Passed to :func:`aseml_zif.load_potential`.
@@ -195,8 +196,8 @@ def load_calculator(spec, device="auto", dtype=None, compile=False):
     Raises
     ------
     ModelError
-        The model cannot be found, loaded or built; for ``"demo"`` the message says how to
-        use another model instead.
+        The model cannot be found, loaded or built; for a shipped model the message says how
+        to use another model instead.
     """
     from .. import load_potential
 
@@ -206,10 +207,10 @@ def load_calculator(spec, device="auto", dtype=None, compile=False):
     try:
         return load_potential(spec, device=device, dtype=dtype, compile=compile)
     except AsemlZifError as exc:
-        if spec != "demo":
+        if spec not in ("demo", "fast"):
             raise
         raise ModelError(
-            f"the embedded demo model is not available in this installation ({exc}); "
+            f"the embedded {spec} model is not available in this installation ({exc}); "
             "run with --model PATH (e.g. the paper's nequip_l2r6stress0.pth, see "
             "'aseml-zif fetch-model --help')"
         ) from exc

@@ -103,10 +103,26 @@ def test_cpu_build_is_made_and_kept_per_thread_count(torch_threads, monkeypatch,
     assert [env["OMP_NUM_THREADS"] for _, env in seen] == ["1", "2", "7"]
 
 
+def test_a_build_records_the_file_it_was_compiled_from(tmp_path):
+    """The build's metadata names the package it came from (what makes builds for other thread
+    counts the same potential to a resumed run); a native package has no conversion record."""
+    from aseml_zif._checksum import file_sha256
+    from aseml_zif.calculator import read_model_metadata
+    from aseml_zif.calculator.loading import resolve_path
+
+    package = resolve_path("demo")
+    build = compiled._described_as_source(read_model_metadata("demo"), package, "nequip-package",
+                                          tmp_path / "model.nequip.pt2")
+    assert build.path == tmp_path / "model.nequip.pt2"
+    assert build.compiled_from == {"source": package.name, "sha256": file_sha256(package)}
+    assert build.converted_from is None
+
+
 @pytest.mark.slow
 def test_demo_model_compiled_agrees_and_is_cached(cache, monkeypatch):
     calc = load_potential("demo", device="cpu", compile=True)
     assert calc.metadata.format == "nequip-aotinductor"
+    assert calc.metadata.compiled_from["source"] == "zif4_demo.nequip.zip"
     atoms = toy_zif_cell()
     e, f = _energy_forces(calc, atoms)
     e0, f0 = _energy_forces(load_potential("demo", device="cpu"), atoms)

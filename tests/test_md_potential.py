@@ -31,11 +31,13 @@ def _settings(workdir):
 class ModelFileEMT(EMT):
     """EMT posing as a deployed model: a ``metadata`` like DeployedModelCalculator's."""
 
-    def __init__(self, path, r_max=6.0, fmt="legacy-torchscript", converted_from=None):
+    def __init__(self, path, r_max=6.0, fmt="legacy-torchscript", converted_from=None,
+                 compiled_from=None):
         super().__init__()
         self.metadata = SimpleNamespace(path=path, format=fmt,
                                         type_names=("H", "C", "N", "Zn"), r_max=r_max,
-                                        dtype="float32", converted_from=converted_from)
+                                        dtype="float32", converted_from=converted_from,
+                                        compiled_from=compiled_from)
 
 
 class CrashingEMT(Crashing, EMT):
@@ -78,23 +80,35 @@ def test_run_json_records_a_model_file_and_its_hash(tmp_path):
         run(_copper(), ModelFileEMT(moved, r_max=5.0), STAGES, tmp_path / "run", **SETTINGS)
 
 
+def _crash_midway(calculator, workdir):
+    """Run STAGES with ``calculator`` until its 18th evaluation raises; return the step kept."""
+    calculate = calculator.calculate
+    calls = []
+
+    def crashing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 18:
+            raise RuntimeError("simulated crash")
+        calculate(*args, **kwargs)
+
+    calculator.calculate = crashing
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(_copper(), calculator, STAGES, workdir, **SETTINGS)
+    return read_checkpoint(workdir / RUN_FILES["checkpoint"])[1]["step"]
+
+
+def _file(path, content):
+    path.write_bytes(content)
+    return path
+
+
 def test_converted_or_compiled_model_of_the_same_source_continues_the_run(tmp_path):
     """The legacy file, its conversion and its AOTInductor build are one potential; a build of
     other weights is not."""
     legacy = tmp_path / "paper.pth"
     legacy.write_bytes(b"legacy weights")
     source = {"source": "paper.pth", "sha256": hashlib.sha256(b"legacy weights").hexdigest()}
-    class CrashingModelEMT(ModelFileEMT):
-        calls = 0
-
-        def calculate(self, *args, **kwargs):
-            self.calls += 1
-            if self.calls == 18:
-                raise RuntimeError("simulated crash")
-            super().calculate(*args, **kwargs)
-
-    with pytest.raises(RuntimeError, match="simulated crash"):
-        run(_copper(), CrashingModelEMT(legacy), STAGES, tmp_path / "run", **SETTINGS)
+    _crash_midway(ModelFileEMT(legacy), tmp_path / "run")
     compiled = tmp_path / "model.nequip.pt2"
     compiled.write_bytes(b"compiled code")
     run(_copper(), ModelFileEMT(compiled, fmt="nequip-aotinductor", converted_from=source), STAGES,
@@ -104,6 +118,41 @@ def test_converted_or_compiled_model_of_the_same_source_continues_the_run(tmp_pa
     with pytest.raises(CheckpointError, match="differ in source_sha256"):
         run(_copper(), ModelFileEMT(compiled, fmt="nequip-aotinductor", converted_from=other),
             STAGES, tmp_path / "run", **SETTINGS)
+
+
+def test_builds_of_one_package_for_any_thread_count_continue_the_run(tmp_path):
+    """A package and its AOTInductor builds (one per thread count, bytes differ) are one
+    potential; a build of another package is not."""
+    package = _file(tmp_path / "student.nequip.zip", b"package weights")
+    source = {"source": package.name, "sha256": hashlib.sha256(b"package weights").hexdigest()}
+    threads1 = _file(tmp_path / "threads1.nequip.pt2", b"kernels for 1 thread")
+    threads2 = _file(tmp_path / "threads2.nequip.pt2", b"kernels for 2 threads")
+    build = dict(fmt="nequip-aotinductor", compiled_from=source)
+    assert 0 < _crash_midway(ModelFileEMT(threads2, **build), tmp_path / "run") < 30
+    assert _settings(tmp_path / "run")["potential"]["source_sha256"] == source["sha256"]
+    assert _crash_midway(ModelFileEMT(threads1, **build), tmp_path / "run") < 30
+    run(_copper(), ModelFileEMT(package, fmt="nequip-package"), STAGES, tmp_path / "run", **SETTINGS)
+    assert read_checkpoint(tmp_path / "run" / RUN_FILES["checkpoint"])[1]["step"] == 30
+    assert "earlier_potentials" not in _settings(tmp_path / "run")
+
+    other = dict(build, compiled_from=dict(source, sha256=hashlib.sha256(b"other").hexdigest()))
+    _crash_midway(ModelFileEMT(threads1, **build), tmp_path / "run2")
+    with pytest.raises(CheckpointError, match="differ in source_sha256"):
+        run(_copper(), ModelFileEMT(threads2, **other), STAGES, tmp_path / "run2", **SETTINGS)
+
+
+def test_run_of_a_build_recorded_without_its_source_resumes_with_the_same_file(tmp_path):
+    """Before builds recorded the package they came from, a run recorded the build's own hash
+    as its source: the very same build file still continues it, another build does not."""
+    threads1 = _file(tmp_path / "threads1.nequip.pt2", b"kernels for 1 thread")
+    threads2 = _file(tmp_path / "threads2.nequip.pt2", b"kernels for 2 threads")
+    source = {"source": "student.nequip.zip", "sha256": hashlib.sha256(b"package").hexdigest()}
+    _crash_midway(ModelFileEMT(threads1, fmt="nequip-aotinductor"), tmp_path / "run")
+    build = dict(fmt="nequip-aotinductor", compiled_from=source)
+    with pytest.raises(CheckpointError, match="differ in source_sha256"):
+        run(_copper(), ModelFileEMT(threads2, **build), STAGES, tmp_path / "run", **SETTINGS)
+    run(_copper(), ModelFileEMT(threads1, **build), STAGES, tmp_path / "run", **SETTINGS)
+    assert read_checkpoint(tmp_path / "run" / RUN_FILES["checkpoint"])[1]["step"] == 30
 
 
 def test_resume_with_another_potential_names_both_and_override_continues(tmp_path):

@@ -210,11 +210,12 @@ def _described_as_source(metadata, source, fmt, compiled):
 
     from .legacy import load_legacy
 
-    metadata = dataclasses.replace(metadata, nequip_version=nequip.__version__, path=Path(compiled))
+    compiled_from = {"source": source.name, "sha256": file_sha256(source)}
+    metadata = dataclasses.replace(metadata, nequip_version=nequip.__version__, path=Path(compiled),
+                                   compiled_from=compiled_from)
     if fmt == LEGACY_FORMAT:
         legacy = load_legacy(source, "cpu")[1]
-        record = {"source": source.name, "sha256": file_sha256(source),
-                  "nequip_version": legacy.nequip_version}
+        record = dict(compiled_from, nequip_version=legacy.nequip_version)
         return dataclasses.replace(metadata, architecture=legacy.architecture, converted_from=record)
     record = conversion_record(source) if fmt == "nequip-package" else None
     return dataclasses.replace(metadata, converted_from=record)

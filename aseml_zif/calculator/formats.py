@@ -47,6 +47,10 @@ class ModelMetadata:
     converted_from : dict or None
         For a package written by :func:`aseml_zif.convert_legacy_model`: ``source`` (file
         name), ``sha256`` and ``nequip_version`` of the legacy model it came from.
+    compiled_from : dict or None
+        For an AOTInductor build made by ``load_potential(..., compile=True)``: ``source``
+        (file name) and ``sha256`` of the file it was compiled from (legacy model, package or
+        checkpoint). Builds of one file for other thread counts or machines share it.
     """
 
     path: Path
@@ -59,6 +63,7 @@ class ModelMetadata:
     per_edge_type_cutoff: tuple = None
     outputs: tuple = ("forces", "stress")
     converted_from: dict = None
+    compiled_from: dict = None
 
 
 def version_tuple(text):

@@ -3,9 +3,11 @@
 A deployed model (:class:`aseml_zif.calculator.DeployedModelCalculator`, or any calculator with
 such a ``metadata``) is recorded by its file, the file's SHA-256, format, ``type_names``,
 ``r_max`` (Å) and dtype, and by the SHA-256 of the weights it comes from (``source_sha256``: the
-legacy file a converted or compiled model was made from, else the file itself). It is the same
-potential when the source, ``type_names`` and ``r_max`` agree: the paper's legacy file, its
-exact conversion and its AOTInductor build continue each other's runs; another file does not.
+legacy file a converted or compiled model was made from, else the package or checkpoint a
+compiled model was built from, else the file itself). It is the same potential when the source,
+``type_names`` and ``r_max`` agree: the paper's legacy file, its exact conversion and its
+AOTInductor builds continue each other's runs, as do a package and its builds for any thread
+count; another file does not.
 A plain ASE calculator (EMT, LJ, ...) is recorded, and compared, by its class name.
 """
 import warnings
@@ -47,7 +49,8 @@ def describe_potential(calculator):
     record.update(file=str(path), sha256=sha256, format=str(meta.format),
                   type_names=[str(t) for t in meta.type_names], r_max=float(meta.r_max),
                   dtype=str(meta.dtype))
-    source = getattr(meta, "converted_from", None) or {}
+    source = (getattr(meta, "converted_from", None) or getattr(meta, "compiled_from", None)
+              or {})
     record["source_sha256"] = str(source.get("sha256", sha256))
     return record
 
@@ -58,6 +61,13 @@ def _identity(record):
     identity = {key: record.get(key) for key in _MODEL_KEYS}
     identity["source_sha256"] = record.get("source_sha256", record["sha256"])  # older run.json
     return identity
+
+
+def _same_file(recorded, potential):
+    """The very same model file, read the same way: a build recorded by an older aseml_zif had
+    its own hash as ``source_sha256``, not its package's."""
+    return ("sha256" in recorded and recorded["sha256"] == potential.get("sha256")
+            and all(recorded.get(key) == potential.get(key) for key in _MODEL_KEYS[1:]))
 
 
 def potential_label(record):
@@ -100,7 +110,7 @@ def check_resumed_potential(settings, potential, allow_other_potential, where):
                       f"recording {potential_label(potential)}", stacklevel=5)
         return updated
     before, now = _identity(recorded), _identity(potential)
-    if before == now:
+    if before == now or _same_file(recorded, potential):
         return None
     if not allow_other_potential:
         differs = ", ".join(key for key in before if before[key] != now.get(key))

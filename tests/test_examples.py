@@ -42,6 +42,7 @@ NOT_SMOKE_TESTED = {
     "make_demo_model.py",  # builds the shipped demo model (issue 4): hours
     "make_fast_model.py",  # the fast model's data (issue 13): stages tested in test_examples_fast_model.py
     "fast_model_frames.py",  # its label and pack stages: tested in test_examples_fast_model.py
+    "fast_model_candidates.py",  # its candidates stage: tested in test_examples_fast_model.py
     "glass_check.py",  # hour-long melt-quench and 10 ps runs: smoke-tested in test_examples_glass_check.py
     "train_fast_model.py",  # training: stages tested in test_examples_train_fast_model.py
     "continue_snapshot.py",  # needs a model for real snapshots: tested in test_examples_continue_snapshot.py

@@ -106,9 +106,12 @@ def test_cpu_build_is_made_and_kept_per_thread_count(torch_threads, monkeypatch,
 def test_a_build_records_the_file_it_was_compiled_from(tmp_path):
     """The build's metadata names the package it came from (what makes builds for other thread
     counts the same potential to a resumed run); a native package has no conversion record."""
+    from types import SimpleNamespace
+
     from aseml_zif._checksum import file_sha256
     from aseml_zif.calculator import read_model_metadata
     from aseml_zif.calculator.loading import resolve_path
+    from aseml_zif.md.potential import describe_potential
 
     package = resolve_path("demo")
     build = compiled._described_as_source(read_model_metadata("demo"), package, "nequip-package",
@@ -116,6 +119,11 @@ def test_a_build_records_the_file_it_was_compiled_from(tmp_path):
     assert build.path == tmp_path / "model.nequip.pt2"
     assert build.compiled_from == {"source": package.name, "sha256": file_sha256(package)}
     assert build.converted_from is None
+    # what a run records: the package's hash as the source of the build (bytes of its own)
+    (tmp_path / "model.nequip.pt2").write_bytes(b"kernels for this machine")
+    record = describe_potential(SimpleNamespace(metadata=build))
+    assert record["sha256"] == file_sha256(tmp_path / "model.nequip.pt2")
+    assert record["source_sha256"] == file_sha256(package)
 
 
 @pytest.mark.slow

@@ -115,9 +115,9 @@ def test_bad_model_factory_is_one_clean_line(tmp_path, capsys):
 
 
 def test_missing_demo_model_says_what_to_do(tmp_path, capsys, monkeypatch):
-    from aseml_zif.calculator import loading
+    from aseml_zif.calculator import SHIPPED_MODELS
 
-    monkeypatch.setattr(loading, "DEMO_MODEL", "demo_model/not_shipped.nequip.zip")
+    monkeypatch.setitem(SHIPPED_MODELS, "demo", "demo_model/not_shipped.nequip.zip")
     status = main(["demo", "--out", str(tmp_path), "--quick"])
     _one_line_error(capsys, status, "demo model", "--model PATH")
 
@@ -415,8 +415,20 @@ def test_analyze_crystal_report(tmp_path):
 
 
 def test_missing_fast_model_says_what_to_do(tmp_path, capsys, monkeypatch):
-    from aseml_zif.calculator import loading
+    from aseml_zif.calculator import SHIPPED_MODELS
 
-    monkeypatch.setattr(loading, "FAST_MODEL", "fast_model/not_shipped.nequip.zip")
+    monkeypatch.setitem(SHIPPED_MODELS, "fast", "fast_model/not_shipped.nequip.zip")
     status = main(["md", "nvt", "crystal", "--model", "fast", "--workdir", str(tmp_path)])
     _one_line_error(capsys, status, "fast model", "--model PATH")
+
+
+def test_shipped_model_on_a_missing_gpu_is_a_device_error(tmp_path, capsys):
+    """Only a missing file is "not available in this installation"; other errors stay theirs."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    status = main(["md", "nvt", "crystal", "--model", "fast", "--device", "cuda:0",
+                   "--workdir", str(tmp_path)])
+    err = _one_line_error(capsys, status, "CUDA is not available")
+    assert "embedded" not in err

@@ -128,9 +128,9 @@ def test_builds_of_one_package_for_any_thread_count_continue_the_run(tmp_path):
     threads1 = _file(tmp_path / "threads1.nequip.pt2", b"kernels for 1 thread")
     threads2 = _file(tmp_path / "threads2.nequip.pt2", b"kernels for 2 threads")
     build = dict(fmt="nequip-aotinductor", compiled_from=source)
-    assert 0 < _crash_midway(ModelFileEMT(threads2, **build), tmp_path / "run") < 30
+    first = _crash_midway(ModelFileEMT(threads2, **build), tmp_path / "run")
     assert _settings(tmp_path / "run")["potential"]["source_sha256"] == source["sha256"]
-    assert _crash_midway(ModelFileEMT(threads1, **build), tmp_path / "run") < 30
+    assert _crash_midway(ModelFileEMT(threads1, **build), tmp_path / "run") > first  # resumed
     run(_copper(), ModelFileEMT(package, fmt="nequip-package"), STAGES, tmp_path / "run", **SETTINGS)
     assert read_checkpoint(tmp_path / "run" / RUN_FILES["checkpoint"])[1]["step"] == 30
     assert "earlier_potentials" not in _settings(tmp_path / "run")
@@ -143,16 +143,23 @@ def test_builds_of_one_package_for_any_thread_count_continue_the_run(tmp_path):
 
 def test_run_of_a_build_recorded_without_its_source_resumes_with_the_same_file(tmp_path):
     """Before builds recorded the package they came from, a run recorded the build's own hash
-    as its source: the very same build file still continues it, another build does not."""
+    as its source: the very same build file still continues it (read as the same model), and
+    the record then names the package, so that builds for other thread counts continue it too."""
     threads1 = _file(tmp_path / "threads1.nequip.pt2", b"kernels for 1 thread")
     threads2 = _file(tmp_path / "threads2.nequip.pt2", b"kernels for 2 threads")
     source = {"source": "student.nequip.zip", "sha256": hashlib.sha256(b"package").hexdigest()}
-    _crash_midway(ModelFileEMT(threads1, fmt="nequip-aotinductor"), tmp_path / "run")
+    workdir = tmp_path / "run"
+    first = _crash_midway(ModelFileEMT(threads1, fmt="nequip-aotinductor"), workdir)
     build = dict(fmt="nequip-aotinductor", compiled_from=source)
     with pytest.raises(CheckpointError, match="differ in source_sha256"):
-        run(_copper(), ModelFileEMT(threads2, **build), STAGES, tmp_path / "run", **SETTINGS)
-    run(_copper(), ModelFileEMT(threads1, **build), STAGES, tmp_path / "run", **SETTINGS)
-    assert read_checkpoint(tmp_path / "run" / RUN_FILES["checkpoint"])[1]["step"] == 30
+        run(_copper(), ModelFileEMT(threads2, **build), STAGES, workdir, **SETTINGS)
+    with pytest.raises(CheckpointError, match="r_max"):
+        run(_copper(), ModelFileEMT(threads1, r_max=5.0, **build), STAGES, workdir, **SETTINGS)
+    assert _crash_midway(ModelFileEMT(threads1, **build), workdir) > first  # resumed
+    assert _settings(workdir)["potential"]["source_sha256"] == source["sha256"]
+    assert "earlier_potentials" not in _settings(workdir)
+    run(_copper(), ModelFileEMT(threads2, **build), STAGES, workdir, **SETTINGS)
+    assert read_checkpoint(workdir / RUN_FILES["checkpoint"])[1]["step"] == 30
 
 
 def test_resume_with_another_potential_names_both_and_override_continues(tmp_path):

@@ -30,7 +30,8 @@ respect to a symmetric strain of the cell and positions (nequip's ``StressForceO
 """
 from .convert import convert_legacy_model
 from .deployed import DeployedModelCalculator
-from .formats import CURRENT_FORMATS, DEMO_MODEL, FAST_MODEL, LEGACY_FORMAT, ModelMetadata
+from .formats import (CURRENT_FORMATS, DEMO_MODEL, FAST_MODEL, LEGACY_FORMAT, SHIPPED_MODELS,
+                      ModelMetadata)
 from .loading import load_potential, read_model_metadata, resolve_device
 
 __all__ = [
@@ -43,5 +44,6 @@ __all__ = [
     "CURRENT_FORMATS",
     "DEMO_MODEL",
     "FAST_MODEL",
+    "SHIPPED_MODELS",
     "LEGACY_FORMAT",
 ]

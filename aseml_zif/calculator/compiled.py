@@ -179,8 +179,9 @@ def compiled_model_path(path, device="cpu", dtype=None):
 def load_compiled(path, device, dtype=None):
     """(module, metadata) of the compiled build of ``path``; the eager model if compiling fails.
 
-    The metadata describes the compiled file but keeps the source's architecture, nequip
-    version and conversion record. Without a C++ compiler, or when compiling fails, one
+    The metadata describes the compiled file (path, format, the running nequip's version) but
+    keeps the source's architecture and conversion record, and names the source in
+    ``compiled_from``. Without a C++ compiler, or when compiling fails, one
     warning says why and the (converted) model runs eagerly instead.
     """
     from .loading import load_model
@@ -205,7 +206,8 @@ def load_compiled(path, device, dtype=None):
 
 
 def _described_as_source(metadata, source, fmt, compiled):
-    """Compiled-file metadata carrying what the source file says about the model."""
+    """Compiled-file metadata carrying what the source file says about the model, and
+    ``compiled_from`` (the source's name and SHA-256)."""
     import nequip
 
     from .legacy import load_legacy

@@ -7,6 +7,8 @@ DEMO_MODEL = "demo_model/zif4_demo.nequip.zip"
 #: file of the shipped fast student of the paper's model (round 10 of ``data/fast_model``): the
 #: one to run hot, see ``data/demo_model/CARD.md``
 FAST_MODEL = "fast_model/round10/zif4_fast_r10.nequip.zip"
+#: the names ``load_potential`` and ``--model`` accept for the shipped models, and their files
+SHIPPED_MODELS = {"demo": DEMO_MODEL, "fast": FAST_MODEL}
 
 #: format names of :attr:`ModelMetadata.format`, keyed by the file-name ending that selects them
 CURRENT_FORMATS = {

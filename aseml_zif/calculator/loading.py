@@ -4,7 +4,7 @@ from pathlib import Path
 from ..errors import ModelError
 from .current import load_current
 from .deployed import DeployedModelCalculator
-from .formats import DEMO_MODEL, FAST_MODEL, LEGACY_FORMAT, file_format
+from .formats import LEGACY_FORMAT, SHIPPED_MODELS, file_format
 from .legacy import load_legacy
 
 
@@ -20,11 +20,10 @@ def resolve_path(path):
     """Model file of ``path``: a shipped model (``"demo"``, ``"fast"``), a name
     :func:`aseml_zif.training.fetch_model` knows (fetched once, SHA-256 checked), or an
     existing file."""
-    shipped = {"demo": DEMO_MODEL, "fast": FAST_MODEL}
-    if str(path) in shipped:
+    if str(path) in SHIPPED_MODELS:
         from .._resources import resource_path
 
-        return resource_path(shipped[str(path)])
+        return resource_path(SHIPPED_MODELS[str(path)])
     from ..training.fetch import MODELS, fetch_model
 
     if str(path) in MODELS and not Path(path).is_file():
@@ -75,7 +74,8 @@ def load_potential(path, device="auto", dtype=None, compile=False):
         Model file: legacy ``nequip-deploy`` TorchScript (nequip ≤ 0.6, e.g. ``*.pth``), or a
         nequip ≥ 0.7 ``*.nequip.pt2`` / ``*.nequip.pth`` / ``*.nequip.zip`` / ``*.ckpt``;
         ``"demo"`` for the small demo model shipped with aseml_zif, ``"fast"`` for the shipped
-        student of the paper's model that stays intact at 1500 K; or a name known to
+        student of the paper's model for hot runs (it held 14 ps at 1500 K without a lasting
+        linker break); or a name known to
         :func:`aseml_zif.training.fetch_model` (e.g. ``"castel2024-nequip"``).
     device : str
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"`` or ``"cuda[:N]"``.

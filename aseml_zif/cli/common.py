@@ -200,17 +200,19 @@ def load_calculator(spec, device="auto", dtype=None, compile=False):
         to use another model instead.
     """
     from .. import load_potential
+    from ..calculator import SHIPPED_MODELS
+    from .._resources import resource_path
 
     spec = str(spec)
     if ":" in spec and not Path(spec).exists():
         return _calculator_from_factory(spec)
-    try:
-        return load_potential(spec, device=device, dtype=dtype, compile=compile)
-    except AsemlZifError as exc:
-        if spec not in ("demo", "fast"):
-            raise
-        raise ModelError(
-            f"the embedded {spec} model is not available in this installation ({exc}); "
-            "run with --model PATH (e.g. the paper's nequip_l2r6stress0.pth, see "
-            "'aseml-zif fetch-model --help')"
-        ) from exc
+    if spec in SHIPPED_MODELS:
+        try:
+            resource_path(SHIPPED_MODELS[spec])
+        except AsemlZifError as exc:
+            raise ModelError(
+                f"the embedded {spec} model is not available in this installation ({exc}); "
+                "run with --model PATH (e.g. the paper's nequip_l2r6stress0.pth, see "
+                "'aseml-zif fetch-model --help')"
+            ) from exc
+    return load_potential(spec, device=device, dtype=dtype, compile=compile)

@@ -107,7 +107,8 @@ def run_demo(out, model="demo", steps=6000, timestep_fs=0.5, T_max_K=DEMO_T_MAX_
     out : path-like
         Output folder: ``report.json``, ``figures/``, ``md/`` (the restartable run).
     model : str
-        ``"demo"`` (the embedded model), a model file, or ``"module:factory"``.
+        ``"demo"`` (the embedded demo model), ``"fast"`` (the embedded student for hot runs),
+        a model file, or ``"module:factory"``.
     steps : int
         Total MD steps of the shortened melt-quench (see :func:`demo_stages`).
     timestep_fs, T_max_K : float

@@ -6,8 +6,9 @@ such a ``metadata``) is recorded by its file, the file's SHA-256, format, ``type
 legacy file a converted or compiled model was made from, else the package or checkpoint a
 compiled model was built from, else the file itself). It is the same potential when the source,
 ``type_names`` and ``r_max`` agree: the paper's legacy file, its exact conversion and its
-AOTInductor builds continue each other's runs, as do a package and its builds for any thread
-count; another file does not.
+AOTInductor builds continue each other's runs, as do a package and the builds
+``load_potential(..., compile=True)`` makes of it for any thread count (a ``.nequip.pt2`` loaded
+directly names no package: its own hash is its source); another file does not.
 A plain ASE calculator (EMT, LJ, ...) is recorded, and compared, by its class name.
 """
 import warnings
@@ -63,11 +64,14 @@ def _identity(record):
     return identity
 
 
-def _same_file(recorded, potential):
-    """The very same model file, read the same way: a build recorded by an older aseml_zif had
-    its own hash as ``source_sha256``, not its package's."""
-    return ("sha256" in recorded and recorded["sha256"] == potential.get("sha256")
-            and all(recorded.get(key) == potential.get(key) for key in _MODEL_KEYS[1:]))
+def _older_record_of_the_same_file(recorded, potential):
+    """``recorded`` names no other source than its own file (as aseml_zif recorded an AOTInductor
+    build before builds named their package), and that file, read the same way, is the one
+    given now."""
+    return ("sha256" in recorded
+            and recorded.get("source_sha256", recorded["sha256"]) == recorded["sha256"]
+            and recorded["sha256"] == potential.get("sha256")
+            and all(recorded.get(key) == potential.get(key) for key in ("type_names", "r_max")))
 
 
 def potential_label(record):
@@ -96,7 +100,10 @@ def check_resumed_potential(settings, potential, allow_other_potential, where):
     -------
     dict or None
         Settings to write back (the new potential recorded, earlier ones listed under
-        ``earlier_potentials``), or ``None`` when the potential is the recorded one.
+        ``earlier_potentials``), or ``None`` when the potential is the recorded one. A record
+        that names no source but its own file (a build recorded by an older aseml_zif) and the
+        very same file given now are the same potential: the new record is written back
+        without ``earlier_potentials``.
 
     Raises
     ------
@@ -110,8 +117,10 @@ def check_resumed_potential(settings, potential, allow_other_potential, where):
                       f"recording {potential_label(potential)}", stacklevel=5)
         return updated
     before, now = _identity(recorded), _identity(potential)
-    if before == now or _same_file(recorded, potential):
+    if before == now:
         return None
+    if _older_record_of_the_same_file(recorded, potential):
+        return updated  # the same build: record the package it came from, for later resumes
     if not allow_other_potential:
         differs = ", ".join(key for key in before if before[key] != now.get(key))
         raise CheckpointError(

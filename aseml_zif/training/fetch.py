@@ -51,7 +51,8 @@ def fetch_model(name, cache_dir=None, timeout=60):
         and where to put the file); downloaded or cached file with the wrong SHA-256.
     """
     if name not in MODELS:
-        raise FetchError(f"unknown model {name!r}; available: {sorted(MODELS)}")
+        raise FetchError(f"unknown model {name!r}; available: {sorted(MODELS)} (the shipped "
+                         "'demo' and 'fast' need no fetching: load_potential('fast'))")
     entry = MODELS[name]
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = folder / entry["filename"]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
-from ase.io import read
+from ase.io import read, write
 
 from aseml_zif.md import RUN_FILES, CheckpointError, Stage, run
 from aseml_zif.md.checkpoint import read_checkpoint
@@ -93,6 +93,41 @@ def test_crash_between_checkpoints_resumes_without_duplicates(tmp_path, referenc
     assert written > meta["n_frames"]  # frames after the checkpoint exist and must be cut
     run(_copper(), CrashingEMT(crash_at=0), STAGES, tmp_path, **SETTINGS)  # same potential, no crash
     _assert_same_run(tmp_path, reference)
+
+
+def test_resume_without_the_trajectory_continues_in_a_new_file(tmp_path, reference):
+    """A run folder copied without its trajectory (too big to keep) still resumes from its
+    checkpoint: a new trajectory holds the frames from the checkpoint on, the same as the
+    uninterrupted run's, and a second crash and resume keep it consistent."""
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(_copper(), CrashingEMT(crash_at=75), STAGES, tmp_path, **SETTINGS)
+    resumed_at = read_checkpoint(tmp_path / "checkpoint.npz")[1]["step"]
+    assert resumed_at > 0
+    (tmp_path / RUN_FILES["trajectory"]).unlink()
+    with pytest.warns(UserWarning, match=r"trajectory.traj: missing; the \d+ frames saved before"):
+        with pytest.raises(RuntimeError, match="simulated crash"):
+            run(_copper(), CrashingEMT(crash_at=40), STAGES, tmp_path, **SETTINGS)
+    meta = read_checkpoint(tmp_path / "checkpoint.npz")[1]
+    assert meta["step"] > resumed_at  # the second segment got past a checkpoint of its own
+    run(_copper(), CrashingEMT(crash_at=0), STAGES, tmp_path, **SETTINGS)  # no crash
+    frames = read(tmp_path / RUN_FILES["trajectory"], ":")
+    ref_frames = [f for f in read(reference[0] / RUN_FILES["trajectory"], ":")
+                  if f.info["step"] > resumed_at]
+    assert [f.info["step"] for f in frames] == [f.info["step"] for f in ref_frames]
+    for a, b in zip(frames, ref_frames):
+        np.testing.assert_allclose(a.positions, b.positions, **TOL)
+        np.testing.assert_allclose(a.get_momenta(), b.get_momenta(), **TOL)
+
+
+def test_resume_refuses_a_trajectory_shorter_than_the_checkpoint(tmp_path):
+    """Fewer frames than the checkpoint counts is a damaged run, not a lost file."""
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run(_copper(), CrashingEMT(crash_at=75), STAGES, tmp_path, **SETTINGS)
+    path = tmp_path / RUN_FILES["trajectory"]
+    frames = read(path, ":")
+    write(path, frames[:3])
+    with pytest.raises(CheckpointError, match="holds 3 frames, fewer than the"):
+        run(_copper(), CrashingEMT(crash_at=0), STAGES, tmp_path, **SETTINGS)
 
 
 def test_resume_refuses_a_different_protocol(tmp_path):

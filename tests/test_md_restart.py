@@ -15,6 +15,7 @@ from ase.io import read, write
 
 from aseml_zif.md import RUN_FILES, CheckpointError, Stage, run
 from aseml_zif.md.checkpoint import read_checkpoint
+from aseml_zif.md.results import run_frames
 from crashing import Crashing
 
 # NVT ramp + plateau (one Nosé–Hoover chain carried across), flexible Langevin, MTK NPT
@@ -98,17 +99,17 @@ def test_crash_between_checkpoints_resumes_without_duplicates(tmp_path, referenc
 def test_resume_without_the_trajectory_continues_in_a_new_file(tmp_path, reference):
     """A run folder copied without its trajectory (too big to keep) still resumes from its
     checkpoint: a new trajectory holds the frames from the checkpoint on, the same as the
-    uninterrupted run's, and a second crash and resume keep it consistent."""
+    uninterrupted run's, also when the resumed run crashes again before its next checkpoint."""
     with pytest.raises(RuntimeError, match="simulated crash"):
         run(_copper(), CrashingEMT(crash_at=75), STAGES, tmp_path, **SETTINGS)
     resumed_at = read_checkpoint(tmp_path / "checkpoint.npz")[1]["step"]
     assert resumed_at > 0
     (tmp_path / RUN_FILES["trajectory"]).unlink()
-    with pytest.warns(UserWarning, match=r"trajectory.traj: missing; the \d+ frames saved before"):
+    with pytest.warns(UserWarning, match=r"trajectory.traj: missing; the \d+ frames saved up to "
+                      f"step {resumed_at} are lost"):
         with pytest.raises(RuntimeError, match="simulated crash"):
-            run(_copper(), CrashingEMT(crash_at=40), STAGES, tmp_path, **SETTINGS)
-    meta = read_checkpoint(tmp_path / "checkpoint.npz")[1]
-    assert meta["step"] > resumed_at  # the second segment got past a checkpoint of its own
+            run(_copper(), CrashingEMT(crash_at=5), STAGES, tmp_path, **SETTINGS)
+    assert read_checkpoint(tmp_path / "checkpoint.npz")[1]["step"] == resumed_at  # none since
     run(_copper(), CrashingEMT(crash_at=0), STAGES, tmp_path, **SETTINGS)  # no crash
     frames = read(tmp_path / RUN_FILES["trajectory"], ":")
     ref_frames = [f for f in read(reference[0] / RUN_FILES["trajectory"], ":")
@@ -117,6 +118,21 @@ def test_resume_without_the_trajectory_continues_in_a_new_file(tmp_path, referen
     for a, b in zip(frames, ref_frames):
         np.testing.assert_allclose(a.positions, b.positions, **TOL)
         np.testing.assert_allclose(a.get_momenta(), b.get_momenta(), **TOL)
+    with pytest.warns(UserWarning, match=f"holds the frames from step {frames[0].info['step']} on"):
+        selected, _ = run_frames(tmp_path, stage="all")
+    assert len(selected) == len(frames)
+
+
+def test_a_finished_run_without_its_trajectory_is_read_back_as_it_is(tmp_path):
+    """Calling run() again on a finished folder whose trajectory was left behind returns its
+    final state and writes no empty trajectory (which would hide the run's frames elsewhere)."""
+    short = [Stage("nvt", 0.010, 300)]
+    first = run(_copper(), EMT(), short, tmp_path, **SETTINGS)
+    (tmp_path / RUN_FILES["trajectory"]).unlink()
+    again = run(_copper(), EMT(), short, tmp_path, **SETTINGS)
+    np.testing.assert_array_equal(again.positions, first.positions)
+    assert not (tmp_path / RUN_FILES["trajectory"]).exists()
+    run(_copper(), EMT(), short, tmp_path, **SETTINGS)  # and again
 
 
 def test_resume_refuses_a_trajectory_shorter_than_the_checkpoint(tmp_path):

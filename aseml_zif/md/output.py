@@ -5,7 +5,6 @@ nor duplicates frames or log lines.
 """
 import csv
 import os
-import warnings
 from pathlib import Path
 
 from ase.calculators.singlepoint import SinglePointCalculator
@@ -80,20 +79,11 @@ class FrameWriter:
         Trajectory file.
     keep_frames : int
         Number of frames of an existing file to keep (later ones, written after the last
-        checkpoint, are dropped); 0 starts a new file. When the file is missing (a run folder
-        copied without its trajectory, or the trajectory moved away), a new file is started
-        with a warning: the checkpoint still resumes the run, and its frames carry their step
-        numbers, so stage selection (:func:`aseml_zif.md.run_frames`) works on the frames it
-        holds. A file shorter than ``keep_frames`` stays an error (a damaged run).
+        checkpoint, are dropped); 0 starts a new file.
     """
 
     def __init__(self, path, keep_frames=0):
         self.path = Path(path)
-        if keep_frames and not self.path.exists():
-            warnings.warn(f"{self.path}: missing; the {keep_frames} frames saved before the "
-                          "checkpoint are not in the new file, which holds the frames from the "
-                          "checkpoint on", stacklevel=2)
-            keep_frames = 0
         if not keep_frames:
             self._traj = Trajectory(str(self.path), "w")
             return
@@ -108,6 +98,8 @@ class FrameWriter:
             ) from exc
 
     def _cut_to(self, keep):
+        if not self.path.exists():
+            raise CheckpointError(f"{self.path}: missing, but the checkpoint counts {keep} frames")
         with Trajectory(str(self.path)) as traj:
             count = len(traj)
             if count < keep:

@@ -10,6 +10,7 @@ share one integrator (:attr:`aseml_zif.md.schedule.Schedule.groups`).
 """
 import csv
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -251,9 +252,15 @@ def run_frames(path, stage="last", stride=1):
     path = Path(path)
     if path.is_dir():
         traj = path / "trajectory.traj"
+        infos = []
         if traj.is_file():
             with ulm.open(str(traj)) as reader:
                 infos = [reader[k].get("info", {}) for k in range(len(reader))]
+        if infos:
+            if int(infos[0].get("step", 0)) > 0:
+                warnings.warn(f"{traj}: holds the frames from step {infos[0]['step']} on (the run "
+                              "was resumed without its earlier trajectory); a stage that began "
+                              "before is only partly there", stacklevel=2)
             labels = [info.get("stage") for info in infos]
             wanted = labels[-1] if stage == "last" else stage
             keep = [k for k, label in enumerate(labels) if stage == "all" or label == wanted]

@@ -171,8 +171,25 @@ class _Runner:
             self.integrators.restore(meta["group"], state)
         self.step = meta["step"]
         self.known_broken = meta["known_broken"]
-        self.frames = FrameWriter(self._path("trajectory"), keep_frames=meta["n_frames"])
+        if meta["n_frames"] and not self._path("trajectory").exists():
+            meta = self._without_trajectory(arrays, meta)
+        if meta["n_frames"] is not None:
+            self.frames = FrameWriter(self._path("trajectory"), keep_frames=meta["n_frames"])
         self.thermo = ThermoLog(self._path("thermo"), keep_bytes=meta["thermo_bytes"])
+
+    def _without_trajectory(self, arrays, meta):
+        """A run folder moved without its (large) trajectory: an unfinished run goes on in a new
+        trajectory, from the checkpoint on, and the checkpoint is rewritten at once to count
+        none of the lost frames; a finished run is left as it is (``n_frames`` None: no file)."""
+        path = self._path("trajectory")
+        if self.step >= self.schedule.total_steps:
+            return {**meta, "n_frames": None}
+        warnings.warn(f"{path}: missing; the {meta['n_frames']} frames saved up to step "
+                      f"{self.step} are lost, and a new trajectory holds the frames from there on",
+                      stacklevel=5)  # the caller of run()
+        meta = {**meta, "n_frames": 0}
+        write_checkpoint(self._path("checkpoint"), arrays, meta)
+        return meta
 
     def _fresh_start(self):
         atoms = self.atoms

@@ -1,7 +1,7 @@
 """Frames of the fast ZIF-4 student's data (issue 13): extra candidates (rattled snapshots, hot
-frames with one linker bond stretched), teacher labels in workers, and the compressed npz they are
-shipped in. Stages 1b, 1c, 3 and 4 of ``make_fast_model.py``, which runs them (``snapshots``,
-``stretched``, ``label``, ``merge``, ``pack``, ``unpack``); see its docstring for the commands."""
+frames with one linker bond stretched or one H pulled off), teacher labels in workers, and the compressed npz they are
+shipped in. Stages 1b-1d, 3 and 4 of ``make_fast_model.py``, which runs them (``snapshots``,
+``stretched``, ``detached``, ``label``, ``merge``, ``pack``, ``unpack``); see its docstring for the commands."""
 import os
 import sys
 from pathlib import Path
@@ -184,6 +184,105 @@ def stretched_copies(inputs, out, n=100, seed=0, exclude_groups=()):
         raise SystemExit(f"no hot frames outside the groups {sorted(exclude_groups)} in {inputs}")
     write_atomically(stretched_bond_frames(frames, n, np.random.default_rng(seed)), Path(out))
     print(f"{out}: {n} frames, each with one linker bond stretched, from {len(frames)} hot frames",
+          flush=True)
+
+
+# ------------------------------------------------------------------------------- 1d. detached H
+def detached_h_frames(frames, n, rng, distances=(1.9, 4.5), min_clearance=1.6, tries=100):
+    """Copies of hot frames with one linker H pulled off its C into free space.
+
+    A student whose pairs involving H end at 3 Å (round 5 on) sees an H with no atom within
+    3 Å as alone, with an energy the training frames never fixed: round 10 put such an H 2.1 eV
+    above its bonded state in the ZIF-4 crystal, where the paper's model rises to 5.7 eV
+    (C–H pulled to 5 Å), and lost an H for good after 27 ps at 1500 K in the paper's
+    melt-quench (seed 2). These copies carry the teacher's dissociation energy and forces.
+
+    Parameters
+    ----------
+    frames : list of ase.Atoms
+        Hot MD frames of intact ZIF-4 (tags kept in each copy's ``info``).
+    n : int
+        Number of frames made.
+    rng : numpy.random.Generator
+        For each frame made: the frame (uniform), the C–H bond among its intact linkers'
+        (:func:`linker_bonds`, uniform) and the new C–H distance (uniform in ``distances``);
+        drawn again, up to ``tries`` times, while another atom would be closer than
+        ``min_clearance`` to the moved H.
+    distances : (float, float)
+        Range of the new C–H distance, Å (past the 1.6 Å C–H bond criterion).
+    min_clearance : float
+        Smallest distance, Å, from the moved H to any atom but its C.
+
+    Returns
+    -------
+    list of ase.Atoms
+        Copies in which only the H moved, along its C→H direction; ``info`` is the frame's with
+        ``origin="detached_H"``, ``stretched_atoms=(C, H)`` and ``stretched_to`` (Å).
+
+    Raises
+    ------
+    ValueError
+        No placement with the clearance was found in ``tries`` draws.
+    """
+    from ase import Atoms
+    from ase.geometry import find_mic
+
+    bonds = {k: linker_bonds(f)["CH"] for k, f in enumerate(frames)}
+    usable = [k for k, pairs in bonds.items() if len(pairs)]
+    if not usable:
+        raise ValueError("no frame has a C–H bond in an intact linker")
+    out = []
+    for _ in range(n):
+        for _ in range(tries):
+            k = usable[rng.integers(len(usable))]
+            pair = bonds[k][rng.integers(len(bonds[k]))]
+            atoms = frames[k]
+            c, h = (int(a) for a in (pair if atoms[int(pair[0])].symbol == "C" else pair[::-1]))
+            distance = float(rng.uniform(*distances))
+            (vector,), (now,) = find_mic(atoms.positions[[h]] - atoms.positions[[c]], atoms.cell,
+                                         atoms.pbc)
+            positions = atoms.positions.copy()
+            positions[h] = positions[c] + vector * (distance / now)
+            frame = Atoms(numbers=atoms.numbers, positions=positions, cell=atoms.cell,
+                          pbc=atoms.pbc, info=dict(atoms.info))
+            others = [i for i in range(len(frame)) if i not in (c, h)]
+            if frame.get_distances(h, others, mic=True).min() >= min_clearance:
+                break
+        else:
+            raise ValueError(f"no H placed {distances} Å from its C with {min_clearance} Å "
+                             f"clearance in {tries} draws")
+        frame.info.update(origin="detached_H", stretched_atoms=(c, h), stretched_to=distance)
+        out.append(frame)
+    return out
+
+
+def run_candidates(workdir, stage):
+    """Frames of stage ``stage`` of an :func:`aseml_zif.md.run` folder whose linkers are all
+    intact, tagged as candidates: ``source`` and ``group`` the folder's name, ``origin="md"``,
+    ``kind="hot"`` at a target of 1000 K or more, else ``"cold"``."""
+    from aseml_zif.analysis import find_linkers
+    from aseml_zif.md.results import run_frames
+
+    name = Path(workdir).name
+    frames = []
+    for f in run_frames(workdir, stage=stage)[0]:
+        if not find_linkers(f).intact:
+            continue
+        target = f.info.get("target_temperature_K")
+        frames.append(bare(f, {"source": name, "group": name, "origin": "md",
+                               "kind": "hot" if target is not None and target >= 1000 else "cold",
+                               "step": f.info.get("step"), "target_temperature_K": target}))
+    return frames
+
+
+def detached_copies(runs, out, n=200, seed=0, stage="plateau"):
+    """Write ``n`` :func:`detached_h_frames` made from the intact ``stage`` frames of the MD run
+    folders ``runs`` (:func:`run_candidates`; e.g. a student's melt-quench), for the label stage."""
+    frames = [f for run in runs for f in run_candidates(run, stage)]
+    if not frames:
+        raise SystemExit(f"no intact frames of stage {stage!r} in {runs}")
+    write_atomically(detached_h_frames(frames, n, np.random.default_rng(seed)), Path(out))
+    print(f"{out}: {n} frames, each with one H pulled off its C, from {len(frames)} frames",
           flush=True)
 
 

@@ -47,6 +47,12 @@ keeps a hot ring closed; label them like the training pool::
 
     python make_fast_model.py stretched rN/hot_*.xyz rN/stretched.xyz --n 100 --seed 0
 
+``detached`` makes, from the frames of one stage of MD run folders (a student's melt-quench),
+copies with one H pulled off its C into free space, which teach the C–H dissociation energy a
+student with 3 Å H pairs cannot see (round 13)::
+
+    python make_fast_model.py detached MQ_RUN_DIR rN/detached.xyz --n 200 --seed 0
+
 A round N, with the package of round M = N-1 as the student, goes::
 
     python make_fast_model.py candidates rN --student ../data/fast_model/roundM/zif4_fast_rM.nequip.zip \\
@@ -81,8 +87,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_demo_model as demo  # noqa: E402  (teacher path)
 from fast_model_candidates import PLAN_KEYS, RUN_TYPES, candidates  # noqa: E402
-from fast_model_frames import (label, merge, pack, snapshot_copies,  # noqa: E402
-                               stretched_copies, unpack, write_atomically)
+from fast_model_frames import (detached_copies, label, merge, pack,  # noqa: E402
+                               snapshot_copies, stretched_copies, unpack, write_atomically)
 
 #: groups held out by default: two glasses (CN 3.875 and 3.9375) and the experimental crystal
 TEST_GROUPS = ("ZIF4_15glass07", "ZIF4_15glass10", "crystal_exp")
@@ -198,6 +204,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--groups-exclude", nargs="*", default=list(TEST_GROUPS),
                    help="held-out groups, whose frames are not used (none: give the option alone)")
+    p = sub.add_parser("detached", help="MD frames with one H pulled off its C")
+    p.add_argument("runs", nargs="+", help="run folders of aseml_zif.md.run (e.g. a melt-quench)")
+    p.add_argument("out")
+    p.add_argument("--n", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--md-stage", default="plateau", help="stage whose frames are used")
     p = sub.add_parser("label", help="teacher labels (resumable)")
     p.add_argument("inp")
     p.add_argument("out")
@@ -229,6 +241,8 @@ def main(argv=None):
         snapshot_copies(args.inp, args.out, args.copies, args.sigma, args.seed)
     elif args.stage == "stretched":
         stretched_copies(args.inputs, args.out, args.n, args.seed, args.groups_exclude)
+    elif args.stage == "detached":
+        detached_copies(args.runs, args.out, args.n, args.seed, args.md_stage)
     elif args.stage == "label":
         label(args.inp, args.out, args.teacher, args.compile, args.worker, args.workers,
               args.threads)

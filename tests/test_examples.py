@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -154,3 +155,20 @@ def test_pv_fit(tmp_path):
     assert K0 == pytest.approx(-v_mid * (p_hi - p_lo) / (v_hi - v_lo), rel=0.1)
     assert v_lo < V0 < v_hi
     assert (tmp_path / "pv_fit.png").stat().st_size > 10_000
+
+
+@pytest.mark.paper_model  # four calls of the paper's legacy model: ~30 s on 2 cores
+def test_ch_dissociation(tmp_path, paper_model_path):
+    """The paper's model binds a linker H: pulled along its C→H ray into a pore, its energy
+    rises monotonically to more than 4 eV at 5 Å (a C–H bond); a student's curve is written too."""
+    import json
+
+    out = run_example("ch_dissociation.py", tmp_path, "--models", "demo", "--distances", "1.6",
+                      "3.0", "5.0", "--out", "curve.json", "--threads", "2",
+                      shared=paper_model_path.parents[1])
+    assert "pulled off C" in out
+    data = json.loads((tmp_path / "curve.json").read_text())
+    teacher = data["energy_eV"]["teacher"]
+    assert 0 < teacher[0] < teacher[1] < teacher[2] and teacher[2] > 4.0
+    assert data["clearance_A"][2] > 3.0  # the H is alone at 5 Å: no atom within the H pairs' 3 Å
+    assert len(data["energy_eV"]["demo"]) == 3 and all(np.isfinite(data["energy_eV"]["demo"]))

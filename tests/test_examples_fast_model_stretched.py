@@ -158,3 +158,60 @@ def test_pack_keeps_the_stretched_bond(frames_module, made, tmp_path):
         assert f.info["stretched_to"] == o.info["stretched_to"]
         assert {k: v for k, v in f.info.items() if not k.startswith("stretched")} == \
             {k: v for k, v in o.info.items() if not k.startswith("stretched")}
+
+
+def test_detached_h_copies_move_only_the_h_along_its_bond_into_free_space(frames_module):
+    """``detached_h_frames``: one intact linker's H moved along its C→H direction to the drawn
+    distance, at least ``min_clearance`` from every other atom; nothing else changes."""
+    from aseml_zif.analysis import find_linkers
+
+    frames = hot_frames(count=2, seed=1)
+    detached = frames_module.detached_h_frames(frames, 12, np.random.default_rng(3))
+    for f in detached:
+        source = source_of(f, frames)
+        c, h = f.info["stretched_atoms"]
+        assert (source[c].symbol, source[h].symbol) == ("C", "H")
+        assert any({c, h} <= set(linker) for linker in find_linkers(source).linkers)
+        assert source.get_distance(c, h, mic=True) < 1.6  # bonded before
+        assert 1.9 <= f.info["stretched_to"] <= 4.5
+        assert abs(f.get_distance(c, h, mic=True) - f.info["stretched_to"]) < 1e-9
+        before = source.get_distance(c, h, mic=True, vector=True)
+        after = f.positions[h] - f.positions[c]
+        assert np.allclose(np.cross(before, after), 0, atol=1e-9) and before @ after > 0
+        others = np.ones(len(f), bool)
+        others[h] = False
+        assert np.array_equal(f.positions[others], source.positions[others])
+        rest = [i for i in range(len(f)) if i not in (c, h)]
+        assert f.get_distances(h, rest, mic=True).min() >= 1.6
+        assert f.info == {**source.info, "origin": "detached_H", "stretched_atoms": (c, h),
+                          "stretched_to": f.info["stretched_to"]}
+        assert not f.has("momenta")
+    with pytest.raises(ValueError, match="no H placed"):
+        frames_module.detached_h_frames(frames, 1, np.random.default_rng(3), min_clearance=50.0,
+                                        tries=5)
+
+
+def test_detached_stage_takes_the_intact_frames_of_one_stage_of_a_run(frames_module, tmp_path):
+    """``make_fast_model.py detached RUN OUT --md-stage plateau``: copies made only from the frames
+    of that stage whose linkers are all intact, tagged as candidates of the run folder."""
+    from ase.io import Trajectory, read
+
+    from aseml_zif.md import RUN_FILES
+
+    run = tmp_path / "mq_seed9"
+    run.mkdir()
+    frames = hot_frames(count=4, seed=2)
+    frames[2].positions[frames_module.linker_bonds(frames[2])["CH"][0][1]] += 3.0  # an H off
+    with Trajectory(str(run / RUN_FILES["trajectory"]), "w") as traj:
+        for k, (f, stage) in enumerate(zip(frames, ["heat", "plateau", "plateau", "plateau"])):
+            f.info = {"step": 100 * k, "stage": stage, "target_temperature_K": 1500.0}
+            traj.write(f)
+    out = tmp_path / "detached.xyz"
+    make = example("make_fast_model")
+    make.main(["detached", str(run), str(out), "--n", "12", "--seed", "1", "--md-stage", "plateau"])
+    made = read(out, ":")
+    assert len(made) == 12
+    assert {f.info["step"] for f in made} <= {100, 300}  # plateau, intact: not 0 (heat), not 200
+    for f in made:
+        assert f.info["group"] == f.info["source"] == "mq_seed9" and f.info["kind"] == "hot"
+        assert f.info["origin"] == "detached_H"

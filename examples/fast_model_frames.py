@@ -170,15 +170,18 @@ def stretched_bond_frames(frames, n, rng, ranges=None):
     return out
 
 
-def stretched_copies(inputs, out, n=100, seed=0, exclude_groups=()):
+def stretched_copies(inputs, out, n=100, seed=0, exclude_groups=(), stage="all"):
     """Write ``n`` :func:`stretched_bond_frames` to ``out``, for the label stage.
 
-    They are made from the ``hot`` frames of the candidate files ``inputs`` (tags kept, results
-    dropped, as :func:`unlabelled` reads them) whose ``group`` is not in ``exclude_groups`` (the
-    held-out groups), with the random stream ``seed``.
+    They are made from the ``hot`` frames of ``inputs`` whose ``group`` is not in
+    ``exclude_groups`` (the held-out groups), with the random stream ``seed``. An input is a
+    candidate file (tags kept, results dropped, as :func:`unlabelled` reads it) or an
+    :func:`aseml_zif.md.run` folder, whose intact frames of stage ``stage`` are taken
+    (:func:`run_candidates`: hot at a target of 1000 K or more).
     """
     exclude_groups = set(exclude_groups)
-    frames = [f for path in inputs for f in unlabelled(path)
+    frames = [f for path in inputs
+              for f in (run_candidates(path, stage) if Path(path).is_dir() else unlabelled(path))
               if f.info.get("kind") == "hot" and f.info.get("group") not in exclude_groups]
     if not frames:
         raise SystemExit(f"no hot frames outside the groups {sorted(exclude_groups)} in {inputs}")
@@ -275,13 +278,15 @@ def run_candidates(workdir, stage):
     return frames
 
 
-def detached_copies(runs, out, n=200, seed=0, stage="plateau"):
+def detached_copies(runs, out, n=200, seed=0, stage="plateau", min_clearance=1.6):
     """Write ``n`` :func:`detached_h_frames` made from the intact ``stage`` frames of the MD run
-    folders ``runs`` (:func:`run_candidates`; e.g. a student's melt-quench), for the label stage."""
+    folders ``runs`` (:func:`run_candidates`; e.g. a student's melt-quench), for the label stage;
+    ``min_clearance`` (Å) as there (3 Å or more: an H that a student with 3 Å H pairs sees alone)."""
     frames = [f for run in runs for f in run_candidates(run, stage)]
     if not frames:
         raise SystemExit(f"no intact frames of stage {stage!r} in {runs}")
-    write_atomically(detached_h_frames(frames, n, np.random.default_rng(seed)), Path(out))
+    write_atomically(detached_h_frames(frames, n, np.random.default_rng(seed),
+                                       min_clearance=min_clearance), Path(out))
     print(f"{out}: {n} frames, each with one H pulled off its C, from {len(frames)} frames",
           flush=True)
 

@@ -43,13 +43,16 @@ sets stay round 1's). Some also take watchdog snapshots saved elsewhere, with ra
 runs made again with the same seed and ``--every 5``, of which ``select --before-stop`` keeps
 the last steps. ``stretched`` makes, from a round's hot candidates outside the held-out groups,
 copies with one linker bond (C–N, C–C or C–H) stretched, which teach the restoring force that
-keeps a hot ring closed; label them like the training pool::
+keeps a hot ring closed; label them like the training pool. The inputs may also be MD run
+folders (a student's melt-quench), whose intact frames at 1000 K or more are used::
 
     python make_fast_model.py stretched rN/hot_*.xyz rN/stretched.xyz --n 100 --seed 0
+    python make_fast_model.py stretched MQ_RUN_DIR rN/stretched.xyz --n 150 --groups-exclude
 
 ``detached`` makes, from the frames of one stage of MD run folders (a student's melt-quench),
 copies with one H pulled off its C into free space, which teach the C–H dissociation energy a
-student with 3 Å H pairs cannot see (round 13)::
+student with 3 Å H pairs cannot see (round 13); ``--min-clearance 3`` keeps only an H that such a
+student sees alone (round 14)::
 
     python make_fast_model.py detached MQ_RUN_DIR rN/detached.xyz --n 200 --seed 0
 
@@ -198,18 +201,22 @@ def main(argv=None):
     p.add_argument("--sigma", type=float, default=0.05, help="Å per component")
     p.add_argument("--seed", type=int, default=15)
     p = sub.add_parser("stretched", help="hot frames with one linker bond stretched")
-    p.add_argument("inputs", nargs="+", help="candidate files (e.g. hot_*.xyz)")
+    p.add_argument("inputs", nargs="+", help="candidate files (e.g. hot_*.xyz) or MD run folders")
     p.add_argument("out")
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--groups-exclude", nargs="*", default=list(TEST_GROUPS),
                    help="held-out groups, whose frames are not used (none: give the option alone)")
+    p.add_argument("--md-stage", default="all",
+                   help="stage of the run folders whose hot frames are used (default: all)")
     p = sub.add_parser("detached", help="MD frames with one H pulled off its C")
     p.add_argument("runs", nargs="+", help="run folders of aseml_zif.md.run (e.g. a melt-quench)")
     p.add_argument("out")
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--md-stage", default="plateau", help="stage whose frames are used")
+    p.add_argument("--min-clearance", type=float, default=1.6,
+                   help="smallest distance (Å) from the moved H to any atom but its C")
     p = sub.add_parser("label", help="teacher labels (resumable)")
     p.add_argument("inp")
     p.add_argument("out")
@@ -240,9 +247,11 @@ def main(argv=None):
     elif args.stage == "snapshots":
         snapshot_copies(args.inp, args.out, args.copies, args.sigma, args.seed)
     elif args.stage == "stretched":
-        stretched_copies(args.inputs, args.out, args.n, args.seed, args.groups_exclude)
+        stretched_copies(args.inputs, args.out, args.n, args.seed, args.groups_exclude,
+                         args.md_stage)
     elif args.stage == "detached":
-        detached_copies(args.runs, args.out, args.n, args.seed, args.md_stage)
+        detached_copies(args.runs, args.out, args.n, args.seed, args.md_stage,
+                        args.min_clearance)
     elif args.stage == "label":
         label(args.inp, args.out, args.teacher, args.compile, args.worker, args.workers,
               args.threads)

@@ -193,25 +193,61 @@ def test_detached_h_copies_move_only_the_h_along_its_bond_into_free_space(frames
 
 def test_detached_stage_takes_the_intact_frames_of_one_stage_of_a_run(frames_module, tmp_path):
     """``make_fast_model.py detached RUN OUT --md-stage plateau``: copies made only from the frames
-    of that stage whose linkers are all intact, tagged as candidates of the run folder."""
-    from ase.io import Trajectory, read
+    of that stage whose linkers are all intact, tagged as candidates of the run folder, each H
+    at least ``--min-clearance`` from every other atom."""
+    from ase.io import read
 
-    from aseml_zif.md import RUN_FILES
-
-    run = tmp_path / "mq_seed9"
-    run.mkdir()
     frames = hot_frames(count=4, seed=2)
-    frames[2].positions[frames_module.linker_bonds(frames[2])["CH"][0][1]] += 3.0  # an H off
-    with Trajectory(str(run / RUN_FILES["trajectory"]), "w") as traj:
-        for k, (f, stage) in enumerate(zip(frames, ["heat", "plateau", "plateau", "plateau"])):
-            f.info = {"step": 100 * k, "stage": stage, "target_temperature_K": 1500.0}
-            traj.write(f)
+    run = run_folder(tmp_path / "mq_seed9", frames_module, frames,
+                     ["heat", "plateau", "plateau", "plateau"], [1500.0] * 4, broken=2)
     out = tmp_path / "detached.xyz"
     make = example("make_fast_model")
-    make.main(["detached", str(run), str(out), "--n", "12", "--seed", "1", "--md-stage", "plateau"])
+    make.main(["detached", str(run), str(out), "--n", "12", "--seed", "1", "--md-stage", "plateau",
+               "--min-clearance", "2.2"])
     made = read(out, ":")
     assert len(made) == 12
     assert {f.info["step"] for f in made} <= {100, 300}  # plateau, intact: not 0 (heat), not 200
     for f in made:
         assert f.info["group"] == f.info["source"] == "mq_seed9" and f.info["kind"] == "hot"
         assert f.info["origin"] == "detached_H"
+        c, h = f.info["stretched_atoms"]
+        rest = [i for i in range(len(f)) if i not in (c, h)]
+        assert f.get_distances(h, rest, mic=True).min() >= 2.2
+
+
+def run_folder(path, frames_module, frames, stages, targets, broken=None):
+    """An :func:`aseml_zif.md.run` folder whose trajectory holds ``frames`` (steps 0, 100, ...)
+    with the given stage labels and target temperatures (K); frame ``broken`` loses an H."""
+    from ase.io import Trajectory
+
+    from aseml_zif.md import RUN_FILES
+
+    path.mkdir()
+    if broken is not None:
+        frames[broken].positions[frames_module.linker_bonds(frames[broken])["CH"][0][1]] += 3.0
+    with Trajectory(str(path / RUN_FILES["trajectory"]), "w") as traj:
+        for k, (f, stage, target) in enumerate(zip(frames, stages, targets)):
+            f.info = {"step": 100 * k, "stage": stage, "target_temperature_K": target}
+            traj.write(f)
+    return path
+
+
+def test_stretched_stage_takes_the_hot_intact_frames_of_run_folders(frames_module, tmp_path):
+    """``make_fast_model.py stretched RUN OUT``: from a run folder, only the intact frames at a
+    target of 1000 K or more of the stage asked (default: all stages) are stretched."""
+    from ase.io import read
+
+    frames = hot_frames(count=5, seed=4)
+    run = run_folder(tmp_path / "mq_seed8", frames_module, frames,
+                     ["heat", "heat", "plateau", "plateau", "quench"],
+                     [600.0, 1200.0, 1500.0, 1500.0, 1400.0], broken=3)
+    make = example("make_fast_model")
+    out = tmp_path / "stretched.xyz"
+    make.main(["stretched", str(run), str(out), "--n", "30", "--seed", "2"])
+    made = read(out, ":")
+    assert len(made) == 30
+    # not 0 (600 K: cold), not 300 (broken)
+    assert {f.info["step"] for f in made} == {100, 200, 400}
+    assert all(f.info["origin"] == "stretched" and f.info["group"] == "mq_seed8" for f in made)
+    make.main(["stretched", str(run), str(out), "--n", "10", "--seed", "2", "--md-stage", "plateau"])
+    assert {f.info["step"] for f in read(out, ":")} == {200}

@@ -192,7 +192,7 @@ def stretched_copies(inputs, out, n=100, seed=0, exclude_groups=(), stage="all")
 
 # ------------------------------------------------------------------------------- 1d. detached H
 def detached_h_frames(frames, n, rng, distances=(1.9, 4.5), min_clearance=1.6, tries=100):
-    """Copies of hot frames with one linker H pulled off its C into free space.
+    """Copies of MD frames with one linker H pulled off its C into free space.
 
     A student whose pairs involving H end at 3 Å (round 5 on) sees an H with no atom within
     3 Å as alone, with an energy the training frames never fixed: round 10 put such an H 2.1 eV
@@ -281,7 +281,8 @@ def run_candidates(workdir, stage):
 def detached_copies(runs, out, n=200, seed=0, stage="plateau", min_clearance=1.6):
     """Write ``n`` :func:`detached_h_frames` made from the intact ``stage`` frames of the MD run
     folders ``runs`` (:func:`run_candidates`; e.g. a student's melt-quench), for the label stage;
-    ``min_clearance`` (Å) as there (3 Å or more: an H that a student with 3 Å H pairs sees alone)."""
+    ``min_clearance`` (Å) as there: the distance to every atom but the H's own C (with 3 Å, the
+    copies whose C–H is also 3 Å or more leave an H that a student with 3 Å H pairs sees alone)."""
     frames = [f for run in runs for f in run_candidates(run, stage)]
     if not frames:
         raise SystemExit(f"no intact frames of stage {stage!r} in {runs}")

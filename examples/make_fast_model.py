@@ -47,12 +47,13 @@ keeps a hot ring closed; label them like the training pool. The inputs may also 
 folders (a student's melt-quench), whose intact frames at 1000 K or more are used::
 
     python make_fast_model.py stretched rN/hot_*.xyz rN/stretched.xyz --n 100 --seed 0
-    python make_fast_model.py stretched MQ_RUN_DIR rN/stretched.xyz --n 150 --groups-exclude
+    python make_fast_model.py stretched MQ_RUN_DIR rN/stretched.xyz --n 150
 
 ``detached`` makes, from the frames of one stage of MD run folders (a student's melt-quench),
 copies with one H pulled off its C into free space, which teach the C–H dissociation energy a
-student with 3 Å H pairs cannot see (round 13); ``--min-clearance 3`` keeps only an H that such a
-student sees alone (round 14)::
+student with 3 Å H pairs cannot see (round 13); ``--min-clearance 3`` keeps every atom but the H's
+own C 3 Å or more away, so that an H pulled 3 Å or more off its C is alone for such a student
+(round 14)::
 
     python make_fast_model.py detached MQ_RUN_DIR rN/detached.xyz --n 200 --seed 0
 

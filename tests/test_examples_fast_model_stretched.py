@@ -224,7 +224,9 @@ def run_folder(path, frames_module, frames, stages, targets, broken=None):
 
     path.mkdir()
     if broken is not None:
-        frames[broken].positions[frames_module.linker_bonds(frames[broken])["CH"][0][1]] += 3.0
+        pair = frames_module.linker_bonds(frames[broken])["CH"][0]
+        (h,) = [int(a) for a in pair if frames[broken][int(a)].symbol == "H"]
+        frames[broken].positions[h] += 3.0  # 5.2 Å off its C: the linker is broken
     with Trajectory(str(path / RUN_FILES["trajectory"]), "w") as traj:
         for k, (f, stage, target) in enumerate(zip(frames, stages, targets)):
             f.info = {"step": 100 * k, "stage": stage, "target_temperature_K": target}

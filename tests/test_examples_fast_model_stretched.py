@@ -194,7 +194,7 @@ def test_detached_h_copies_move_only_the_h_along_its_bond_into_free_space(frames
 def test_detached_stage_takes_the_intact_frames_of_one_stage_of_a_run(frames_module, tmp_path):
     """``make_fast_model.py detached RUN OUT --md-stage plateau``: copies made only from the frames
     of that stage whose linkers are all intact, tagged as candidates of the run folder, each H
-    at least ``--min-clearance`` from every other atom."""
+    at least ``--min-clearance`` from every atom but its own C."""
     from ase.io import read
 
     frames = hot_frames(count=4, seed=2)

@@ -8,12 +8,14 @@ from ase.calculators.emt import EMT
 from ase.io import read
 
 from aseml_zif.cli.md import thermo_summary
+from aseml_zif.errors import StructureError
 from aseml_zif.md import RUN_FILES, CheckpointError, Stage, run
 from aseml_zif.md.results import (
     conserved_energy_drifts,
     constant_temperature_segments,
     read_cells,
     read_thermo,
+    run_frames,
 )
 
 # ramp, plateau handed over by the ramp (same integrator, already at 300 K), then a jump of the
@@ -84,3 +86,14 @@ def test_read_cells_matches_the_trajectory(ramp_run, tmp_path):
     damaged.write_bytes(path.read_bytes()[:300])
     with pytest.raises(CheckpointError, match="damaged.traj"):
         read_cells(damaged)
+
+
+def test_run_frames_names_a_folder_without_frames_and_a_missing_path(tmp_path):
+    """No trajectory frames and no final.extxyz (or no file at all): an aseml_zif error naming
+    the path, not the reader's FileNotFoundError."""
+    empty = tmp_path / "not_a_run"
+    empty.mkdir()
+    with pytest.raises(StructureError, match="not_a_run: not a run folder with frames"):
+        run_frames(empty)
+    with pytest.raises(StructureError, match="missing.traj: no such run folder or structure"):
+        run_frames(tmp_path / "missing.traj")

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from ase.io import Trajectory, read, ulm
 
+from ..errors import StructureError
 from ..io import read_structure
 from .checkpoint import CheckpointError
 from .schedule import Schedule
@@ -248,6 +249,12 @@ def run_frames(path, stage="last", stride=1):
     frames : list of ase.Atoms
     source : dict
         ``file``, ``stage`` and ``steps`` (MD step of each kept frame, when known).
+
+    Raises
+    ------
+    StructureError
+        ``path`` does not exist, or is a folder with neither trajectory frames nor
+        ``final.extxyz``.
     """
     path = Path(path)
     if path.is_dir():
@@ -269,7 +276,12 @@ def run_frames(path, stage="last", stride=1):
                 selected = [frames[k] for k in keep]
             return selected, {"file": str(traj), "stage": wanted,
                               "steps": [int(infos[k].get("step", -1)) for k in keep]}
+        if not (path / "final.extxyz").is_file():
+            raise StructureError(f"{path}: not a run folder with frames (no frames in "
+                                 "trajectory.traj and no final.extxyz)")
         path = path / "final.extxyz"
+    elif not path.is_file():
+        raise StructureError(f"{path}: no such run folder or structure file")
     if path.suffix.lower() in (".traj", ".extxyz", ".xyz"):  # trajectories: every frame
         frames = read(str(path), index=f"::{stride}")
         frames = frames if isinstance(frames, list) else [frames]

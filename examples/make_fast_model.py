@@ -265,4 +265,9 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    from aseml_zif.errors import AsemlZifError
+
+    try:
+        main()
+    except AsemlZifError as exc:  # bad input: its message, not a traceback
+        raise SystemExit(f"make_fast_model.py: error: {exc}") from None

@@ -253,3 +253,17 @@ def test_stretched_stage_takes_the_hot_intact_frames_of_run_folders(frames_modul
     assert all(f.info["origin"] == "stretched" and f.info["group"] == "mq_seed8" for f in made)
     make.main(["stretched", str(run), str(out), "--n", "10", "--seed", "2", "--md-stage", "plateau"])
     assert {f.info["step"] for f in read(out, ":")} == {200}
+
+
+def test_a_folder_without_frames_is_named_not_a_traceback(tmp_path):
+    """``make_fast_model.py stretched EMPTY_DIR OUT``: exit status 1 and one line naming the folder."""
+    import subprocess
+    import sys
+
+    empty = tmp_path / "no_run_here"
+    empty.mkdir()
+    done = subprocess.run([sys.executable, str(EXAMPLES / "make_fast_model.py"), "stretched",
+                           str(empty), str(tmp_path / "out.xyz")], capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "no_run_here: not a run folder with frames" in done.stderr

@@ -43,7 +43,12 @@ class VerletList:
     atoms or the periodicity changes, or once ``2 δ + (cutoff + skin) ε > skin``, with ``δ``
     the largest displacement of an atom since the last rebuild (beyond the affine deformation
     of the cell) and ``ε`` the norm of the strain of the cell since then (0 at constant volume
-    and shape): no pair within ``cutoff`` is ever missed. The order of the pairs depends only
+    and shape): no pair within ``cutoff`` is ever missed. With ``pair_cutoffs`` the test is
+    made for each pair of types ``a, b``: ``δ_a + δ_b + (cutoff + skin) ε > cutoff + skin −
+    c_ab``, with ``δ_a`` the largest displacement of an atom of type ``a`` and ``c_ab`` the
+    longer cut-off of the two directions (at most ``cutoff``): pairs with short cut-offs
+    leave their atoms more room (H pairs at 3 Å in a 5 Å list with a 1.5 Å skin: 1.75 Å per
+    H instead of 0.75 Å), so that fast light atoms rebuild the list less often. The order of the pairs depends only
     on the current positions and cell, not on when the list was rebuilt (a resumed MD run sees
     the same edge order as an uninterrupted one): first each pair as ``(i, j, S)`` with
     ``i < j`` (or ``i == j`` and the first non-zero component of ``S`` positive), sorted, then
@@ -66,7 +71,8 @@ class VerletList:
         Cut-off radius in Å.
     skin : float
         Extra search radius of the candidate list in Å. With 1 Å a 272-atom ZIF-4 cell at a
-        4 Å cut-off is rebuilt every ~40 MD steps of 0.5 fs at 300 K, every ~13 at 1500 K.
+        4 Å cut-off for all pairs is rebuilt every ~40 MD steps of 0.5 fs at 300 K, every ~13
+        at 1500 K.
     shell : float
         Half-width in Å of the band around the cut-off whose candidates may be evaluated again
         between full evaluations of all candidates.
@@ -91,13 +97,19 @@ class VerletList:
         # the limits of d² and cut-offs of the directions: of every pair, or by pair of types
         uniform = ((self.cutoff**2, self.cutoff),)
         self._limits = (None, None, uniform)  # generation and types (bytes) they are made for
-        self._table = None
+        self._table = self._allowances = None
         if pair_cutoffs is not None:
             table = np.array(pair_cutoffs, dtype=np.float64)
             limits = np.vectorize(lambda c: squared_limit(c, self.cutoff))(table)
             table = np.minimum(table, self.cutoff)  # the cut-offs that bound the band
             self._table = ((limits, table),) if np.array_equal(limits, limits.T) else (
                 (limits, table), (limits.T, table.T))
+            # how far the two atoms of a pair of types may move towards each other between
+            # rebuilds (Å), not counting the strain: cutoff + skin − the longer cut-off (a NaN
+            # cut-off keeps no edge: the full cutoff + skin)
+            longer = np.nan_to_num(np.maximum(table, table.T), nan=0.0)
+            self._allowances = self.cutoff + self.skin - longer
+        self._groups = (None, ())  # types (bytes) and the atoms of each type
         self._reference = None  # positions, fractional positions, cell and pbc of the last rebuild
         self._pairs = None  # candidates: [i, j] (int64) and S
         self._shift_vectors = None  # cell and (S @ cell).T (Å) of the last call
@@ -130,7 +142,7 @@ class VerletList:
         fractional = np.linalg.solve(cell.T, positions.T).T if atoms.pbc.all() else None
         self._reference = (positions, fractional, cell, atoms.pbc.copy())
 
-    def _stale(self, atoms):
+    def _stale(self, atoms, types, type_bytes):
         if self._reference is None:
             return True
         positions, fractional, cell, pbc = self._reference
@@ -146,9 +158,30 @@ class VerletList:
             moved = (np.linalg.solve(now.T, atoms.positions.T).T - fractional) @ now
             strain = np.linalg.norm(np.linalg.solve(cell, now - cell))  # ≥ its largest stretch
         moved *= moved
-        largest = np.sqrt(moved.sum(axis=1).max(initial=0.0))
+        squared = moved.sum(axis=1)
+        stretch = (self.cutoff + self.skin) * strain
         # written so that NaN positions also rebuild (and neighbor_list then raises)
-        return not 2 * largest + (self.cutoff + self.skin) * strain <= self.skin
+        if self._allowances is None:
+            return not 2 * np.sqrt(squared.max(initial=0.0)) + stretch <= self.skin
+        largest = np.sqrt([squared.take(group).max(initial=0.0)
+                           for group in self._atoms_by_type(types, type_bytes)])
+        return not np.all(largest[:, None] + largest[None, :] + stretch <= self._allowances)
+
+    def _atoms_by_type(self, types, type_bytes):
+        """Indices of the atoms of each type of ``pair_cutoffs`` (cached for the last types).
+
+        Raises
+        ------
+        ValueError
+            A type outside the rows of ``pair_cutoffs`` (its atoms would be in no group).
+        """
+        if self._groups[0] != type_bytes:
+            count = len(self._allowances)
+            if types.size and not (types.min() >= 0 and types.max() < count):
+                raise ValueError(f"atom types must lie in 0..{count - 1}, the rows of "
+                                 f"pair_cutoffs (got {types.min()}..{types.max()})")
+            self._groups = (type_bytes, tuple(np.flatnonzero(types == t) for t in range(count)))
+        return self._groups[1]
 
     @property
     def candidates(self):
@@ -217,6 +250,7 @@ class VerletList:
         positions = np.array(atoms.positions.T, dtype=np.float64, order="C")
         last = self._full
         type_bytes = None if types is None else types.tobytes()
+        stale = None  # not yet known
         # the same periodicity, cell (bit for bit; that of a full evaluation is finite) and types
         if (last is not None and positions.shape == last.positions.shape
                 and atoms.pbc.tobytes() == last.pbc and type_bytes == last.types
@@ -226,11 +260,15 @@ class VerletList:
             # x² + y² + z² of each atom (the reduction adds the rows in order); NaN stays NaN
             largest = math.sqrt(np.maximum.reduce(np.add.reduce(moved, axis=0), initial=0.0))
             # no pair can have crossed the cut-off band, nor any atom the skin (then not stale)
-            if 2 * largest + self._ROUND_OFF <= self.shell and (
-                    2 * (largest + last.since_rebuild) + self._ROUND_OFF <= self.skin
-                    or not self._stale(atoms)):
-                return self._band_test(positions, last, largest)
-        if self._stale(atoms):
+            if 2 * largest + self._ROUND_OFF <= self.shell:
+                if 2 * (largest + last.since_rebuild) + self._ROUND_OFF <= self.skin:
+                    return self._band_test(positions, last, largest)
+                stale = self._stale(atoms, types, type_bytes)
+                if not stale:
+                    return self._band_test(positions, last, largest)
+        if stale is None:
+            stale = self._stale(atoms, types, type_bytes)
+        if stale:
             self._rebuild(atoms)
         cell = np.array(atoms.cell[:], dtype=np.float64)
         if self._shift_vectors is None or not np.array_equal(self._shift_vectors[0], cell):

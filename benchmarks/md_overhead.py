@@ -158,6 +158,9 @@ def main():
                         help="frames and watchdog every 5 steps, checkpoint every 10")
     parser.add_argument("--compile", action="store_true",
                         help="the model's AOTInductor build (load_potential(..., compile=True))")
+    parser.add_argument("--temperature", type=float, default=300.0,
+                        help="NVT target and initial temperature, K (default: 300; the melt-quench "
+                        "plateau is 1500)")
     parser.add_argument("--stub", action="store_true",
                         help="replace the model by harmonic springs: the non-model time alone")
     args = parser.parse_args()
@@ -171,14 +174,15 @@ def main():
     every = (dict(save_every=5, checkpoint_every=10, watchdog=Watchdog(every=5)) if args.dense
              else dict(save_every=100, checkpoint_every=1000, watchdog=Watchdog(every=10)))
     times = timed(calc)
-    stage = Stage("nvt", args.steps * 0.5e-3, 300.0)
+    stage = Stage("nvt", args.steps * 0.5e-3, args.temperature)
     with tempfile.TemporaryDirectory() as workdir:
         run(atoms, calc, [stage], workdir, timestep_fs=0.5, seed=0, progress=False, **every)
     import torch
 
     print(f"{len(atoms)} atoms, {args.steps} NVT steps ({args.steps - WARMUP_STEPS} timed), "
           f"frames every {every['save_every']}, checkpoint every {every['checkpoint_every']}, "
-          f"watchdog every {every['watchdog'].every}; torch threads {torch.get_num_threads()}")
+          f"watchdog every {every['watchdog'].every}, {args.temperature:g} K; "
+          f"torch threads {torch.get_num_threads()}")
     report(times, args.steps)
 
 

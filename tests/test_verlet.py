@@ -185,3 +185,63 @@ def test_lists_with_and_without_pair_types_answer_only_their_own_question():
     forward, backward = VerletList(3.0).edges(atoms)
     assert forward is backward
     np.testing.assert_array_equal(forward, VerletList(3.0).within(atoms))
+
+
+def _move(atoms, how, which, by):
+    if how == "atoms":
+        atoms.positions[which] += by
+    else:  # the cell scaled by ``by`` with the atoms
+        atoms.set_cell(atoms.cell[:] * by, scale_atoms=True)
+
+
+@pytest.mark.parametrize("case", ["symmetric", "asymmetric", "strained"])
+def test_pairs_with_short_cut_offs_let_their_atoms_move_further_before_a_rebuild(case):
+    """H pairs cut at 3 Å in a 4 Å list with a 1 Å skin: two atoms of a pair with an H may move
+    2 Å towards each other before a pair of theirs could be missed, two heavy atoms 1 Å (less
+    the stretch of the cell, 5 Å × its strain). The list is rebuilt exactly when the largest
+    moves of two types exceed what their pair allows (the longer cut-off of both directions
+    decides: H → C at 4 Å leaves H-C pairs 1 Å), and its edges stay a fresh list's."""
+    atoms = zif4_crystal()
+    names = ("H", "C", "N", "Zn")
+    types = np.array([names.index(s) for s in atoms.get_chemical_symbols()])
+    table = np.full((4, 4), 4.0)
+    table[0, :] = table[:, 0] = 3.0
+    hydrogens = np.flatnonzero(types == 0)[:8]
+    carbon, zinc, nitrogen = (np.flatnonzero(types == t)[:1] for t in (1, 3, 2))
+    moves = {  # (what moves, which atoms, by, the list's generation after it)
+        "symmetric": [("atoms", hydrogens, [0.9, 0, 0], 1),  # H-H 1.8 of 2 Å
+                      ("atoms", zinc, [0, 0.45, 0], 1),  # Zn-Zn 0.9 of 1 Å, H-Zn 1.35 of 2 Å
+                      ("atoms", hydrogens, [0.2, 0, 0], 2),  # H-H 2.2 of 2 Å
+                      ("atoms", nitrogen, [0, 0, 0.6], 3)],  # N-N 1.2 of 1 Å
+        "asymmetric": [("atoms", hydrogens, [0.9, 0, 0], 1),  # H-C 0.9 of 1 Å
+                       ("atoms", carbon, [0, 0, 0.15], 2)],  # H-C 1.05 of 1 Å
+        "strained": [("atoms", zinc, [0, 0.45, 0], 1),  # Zn-Zn 0.9 + 5 × 0 of 1 Å
+                     ("cell", None, 1.005, 1),  # 0.9 + 5 × 0.0087 (√3 × 0.005)
+                     ("cell", None, 1.02, 2)],  # 0.92 + 5 × 0.043
+    }[case]
+    if case == "asymmetric":
+        table[0, 1] = 4.0  # H → C edges to 4 Å, C → H ones to 3
+    verlet = VerletList(4.0, skin=1.0, shell=1.0, pair_cutoffs=table)
+    verlet.edges(atoms, types)
+    for how, which, by, generation in moves:
+        _move(atoms, how, which, by)
+        assert _edges(verlet, atoms, types) == _edges_of_a_fresh_list(atoms, 4.0, table, types)
+        assert verlet.generation == generation
+    # one cut-off for every pair: the first H move is beyond skin / 2
+    uniform = VerletList(4.0, skin=1.0, shell=1.0, pair_cutoffs=np.full((4, 4), 4.0))
+    atoms = zif4_crystal()
+    uniform.edges(atoms, types)
+    atoms.positions[hydrogens] += [0.9, 0.0, 0.0]
+    uniform.edges(atoms, types)
+    assert uniform.generation == 2
+
+
+def test_pair_types_outside_the_table_are_refused():
+    atoms = bulk("Cu", cubic=True).repeat(2)
+    verlet = VerletList(3.0, skin=0.5, pair_cutoffs=[[2.5, 2.5], [2.5, 3.0]])
+    types = np.zeros(len(atoms), dtype=np.int64)
+    verlet.edges(atoms, types)
+    types[3] = -1
+    atoms.positions[3] += 0.3  # beyond skin / 2: the staleness test sorts atoms by type
+    with pytest.raises(ValueError, match="0..1"):
+        verlet.edges(atoms, types)

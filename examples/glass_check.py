@@ -11,7 +11,8 @@ meltquench runs, per seed, exactly ``aseml-zif meltquench crystal --model M [--c
 time of each invocation and the speed the run measured in its own steps: steps/s next to the
 model's own time per call (aseml_zif.md.timing, the run's timing.jsonl). criteria judges the frames of each run's final 300 K
 stage (aseml_zif.analysis.glass) next to the ten ab initio glasses and the crystal. validate300
-runs 10 ps of 300 K NVT on each ab initio glass (the paper's Fig. S3: CN and rings unchanged).
+runs 10 ps of 300 K NVT on each ab initio glass (the paper's Fig. S3: CN and rings unchanged) and
+lists every Zn–N bond that changed over the saved frames, and from which step it lasted.
 figure draws RDF/PMF, N-Zn-N angles and ring sizes of the runs against the ab initio glasses.
 The published structures are read from ASEML_ZIF_SHARED_DATA (default ../shared/data/castel2024).
 """
@@ -258,13 +259,21 @@ def cmd_criteria(args):
 
 
 # ----------------------------------------------------------------------------- validate300
+def fmt_bond_changes(changes):
+    """'+Zn32-N266@16000 -Zn202-N198@10100': bonds gained (+) or lost (-) for good, and the step
+    from which they lasted; '-' when none."""
+    lasting = [c for c in changes if c["bonded_at_end"] != c["bonded_at_start"]]
+    return " ".join(f"{'+' if c['bonded_at_end'] else '-'}Zn{c['atoms'][0]}-N{c['atoms'][1]}"
+                    f"@{c['lasting_from_step']}" for c in lasting) or "-"
+
+
 def cmd_validate300(args):
     glasses = abinitio_glasses(args.shared)[:args.limit or None]
     if not glasses:
         print(f"skipped: the ten ab initio glasses are not in {args.shared} (set ASEML_ZIF_SHARED_DATA)")
         return
     from aseml_zif import load_potential
-    from aseml_zif.analysis.glass import compare_structures
+    from aseml_zif.analysis.glass import bond_changes, compare_structures
     from aseml_zif.errors import ModelError, StructureError, WatchdogError
     from aseml_zif.io import read_structure
     from aseml_zif.md import Stage, run
@@ -294,15 +303,18 @@ def cmd_validate300(args):
                 entry["stopped"] = str(exc)[:500]
         results.append(entry)
         if not (workdir / "trajectory.traj").is_file():
-            rows.append([path.stem, "-", "-", "-", "-", "-", entry.get("stopped", "no frames")[:60]])
+            rows.append([path.stem, "-", "-", "-", "-", "-", "-", entry.get("stopped", "no frames")[:60]])
             continue
-        entry.update(compare_structures(start, run_frames(workdir, stage="all")[0][-args.last_frames:]))
+        frames, source = run_frames(workdir, stage="all")
+        entry.update(compare_structures(start, frames[-args.last_frames:]))
+        entry["zn_n_changes"] = bond_changes(start, frames, steps=source.get("steps"))
         rows.append([path.stem, f"{entry['cn_before']:.4f}", f"{np.mean(entry['cn_after']):.4f}",
                      fmt_rings(entry["rings_before"]), fmt_rings(entry["rings_after"][-1]),
                      "CHANGED" if entry["cn_changed"] or entry["rings_changed"] else "same",
+                     fmt_bond_changes(entry["zn_n_changes"]),
                      "STOPPED" if "stopped" in entry else "-"])
     print_table(["glass", "CN before", f"CN after (last {args.last_frames})", "rings before",
-                 "rings after (last)", "CN/rings", "run"], rows)
+                 "rings after (last)", "CN/rings", "lasting Zn-N changes (from step)", "run"], rows)
     save_json(out / "validate300.json", {"model": str(args.model), "compile": args.compile,
                                          "time_ps": args.time_ps, "seed": args.seed, "glasses": results})
     print(f"wrote {out / 'validate300.json'}")

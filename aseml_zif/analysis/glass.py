@@ -15,7 +15,7 @@ initio glasses of Gaillac et al. (2020) when
 :func:`glass_criteria` measures these quantities on a list of frames, :func:`judge` compares
 them with the bars, :func:`run_criteria` measures them on the final stage of a run folder (kept
 in the folder) and :func:`compare_structures` is the 300 K stability check of the paper's
-Fig. S3. The frames and state of a run are read by :func:`aseml_zif.md.results.run_frames` and
+Fig. S3, with :func:`bond_changes` saying which Zn–N bonds changed and when. The frames and state of a run are read by :func:`aseml_zif.md.results.run_frames` and
 :func:`aseml_zif.md.results.run_status`, the Figs. 6–8 curves are in
 :mod:`aseml_zif.analysis.glass_figure`; these four are re-exported here.
 """
@@ -29,7 +29,7 @@ from .frames import _evenly_spaced
 from .glass_figure import plot_profiles, structure_profiles  # noqa: F401  (re-exported)
 
 __all__ = ["BARS", "crystal_rings_per_zn", "xray_agreement", "glass_criteria", "judge", "same_rings",
-           "run_criteria", "compare_structures"]
+           "run_criteria", "compare_structures", "bond_changes"]
 
 #: Bars of the paper: Zn–N CN, N–Zn–N mean angle (degrees), total pore volume (cm³/kg),
 #: all inclusive ranges; linkers: all intact; rings: not the crystal's.
@@ -293,3 +293,53 @@ def compare_structures(start, frames, zn_n_cutoff=2.5, max_ring_depth=32):
     return {"cn_before": cn0, "cn_after": cn1, "rings_before": rings0, "rings_after": rings1,
             "n_frames_compared": len(frames), "cn_changed": any(abs(c - cn0) > 1e-9 for c in cn1),
             "rings_changed": not all(same_rings(r, rings0) for r in rings1)}
+
+
+def bond_changes(start, frames, first="Zn", second="N", cutoff=2.5, steps=None):
+    """The ``first``–``second`` bonds that differ between ``start`` and ``frames``, and when.
+
+    A pair is bonded when its distance (minimum image) is below ``cutoff``. Pairs bonded in
+    ``start`` and in every frame, or in none of them, are left out.
+
+    Parameters
+    ----------
+    start : ase.Atoms
+        The reference structure (e.g. an ab initio glass before 300 K MD).
+    frames : list of ase.Atoms
+        Later frames of the same atoms, in time order.
+    first, second : str
+        Chemical symbols of the two atoms of a bond.
+    cutoff : float
+        Bond cut-off, Å.
+    steps : list of int, optional
+        MD step of each frame, reported next to frame indices.
+
+    Returns
+    -------
+    list of dict
+        One per pair, sorted by atom indices: ``atoms`` (index of the ``first`` atom, of the
+        ``second``), ``bonded_at_start``, ``bonded_at_end``, ``frames_bonded`` (count),
+        ``lasting_from_frame``: index of the first frame from which the pair stays as in the
+        last frame, and ``lasting_from_step`` (its MD step from ``steps``, else ``None``).
+    """
+    from ..neighbors import neighbor_list
+
+    def bonds(atoms):
+        i, j = neighbor_list(atoms, cutoff, "ij")
+        symbols = np.array(atoms.get_chemical_symbols())
+        keep = (symbols[i] == first) & (symbols[j] == second)
+        return set(zip(i[keep].tolist(), j[keep].tolist()))
+
+    before, series = bonds(start), [bonds(a) for a in frames]
+    changes = []
+    for pair in sorted(before.union(*series)):
+        bonded = np.array([pair in s for s in series], dtype=bool)
+        if bonded.size == 0 or (bonded.all() if pair in before else not bonded.any()):
+            continue
+        flips = np.flatnonzero(bonded != bonded[-1])
+        lasting = int(flips[-1] + 1) if flips.size else 0
+        changes.append({"atoms": [int(pair[0]), int(pair[1])], "bonded_at_start": pair in before,
+                        "bonded_at_end": bool(bonded[-1]), "frames_bonded": int(bonded.sum()),
+                        "lasting_from_frame": lasting,
+                        "lasting_from_step": None if steps is None else int(steps[lasting])})
+    return changes

@@ -15,7 +15,8 @@ initio glasses of Gaillac et al. (2020) when
 :func:`glass_criteria` measures these quantities on a list of frames, :func:`judge` compares
 them with the bars, :func:`run_criteria` measures them on the final stage of a run folder (kept
 in the folder) and :func:`compare_structures` is the 300 K stability check of the paper's
-Fig. S3, with :func:`bond_changes` saying which Zn–N bonds changed and when. The frames and state of a run are read by :func:`aseml_zif.md.results.run_frames` and
+Fig. S3, with :func:`bond_changes` saying which Zn–N bonds changed and when. The frames and
+state of a run are read by :func:`aseml_zif.md.results.run_frames` and
 :func:`aseml_zif.md.results.run_status`, the Figs. 6–8 curves are in
 :mod:`aseml_zif.analysis.glass_figure`; these four are re-exported here.
 """
@@ -311,8 +312,8 @@ def bond_changes(start, frames, first="Zn", second="N", cutoff=2.5, steps=None):
         Chemical symbols of the two atoms of a bond.
     cutoff : float
         Bond cut-off, Å.
-    steps : list of int, optional
-        MD step of each frame, reported next to frame indices.
+    steps : list of int or None, optional
+        MD step of each frame (``None`` where unknown), reported next to frame indices.
 
     Returns
     -------
@@ -341,5 +342,6 @@ def bond_changes(start, frames, first="Zn", second="N", cutoff=2.5, steps=None):
         changes.append({"atoms": [int(pair[0]), int(pair[1])], "bonded_at_start": pair in before,
                         "bonded_at_end": bool(bonded[-1]), "frames_bonded": int(bonded.sum()),
                         "lasting_from_frame": lasting,
-                        "lasting_from_step": None if steps is None else int(steps[lasting])})
+                        "lasting_from_step": None if steps is None or steps[lasting] is None
+                        else int(steps[lasting])})
     return changes

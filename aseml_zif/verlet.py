@@ -48,11 +48,11 @@ class VerletList:
     c_ab``, with ``δ_a`` the largest displacement of an atom of type ``a`` and ``c_ab`` the
     longer cut-off of the two directions (at most ``cutoff``): pairs with short cut-offs
     leave their atoms more room (H pairs at 3 Å in a 5 Å list with a 1.5 Å skin: 1.75 Å per
-    H instead of 0.75 Å), so that fast light atoms rebuild the list less often. The order of the pairs depends only
-    on the current positions and cell, not on when the list was rebuilt (a resumed MD run sees
-    the same edge order as an uninterrupted one): first each pair as ``(i, j, S)`` with
-    ``i < j`` (or ``i == j`` and the first non-zero component of ``S`` positive), sorted, then
-    the same pairs reversed, ``(j, i, -S)``.
+    H instead of 0.75 Å), so that fast light atoms rebuild the list less often. The order of
+    the pairs depends only on the current positions and cell, not on when the list was
+    rebuilt (a resumed MD run sees the same edge order as an uninterrupted one): first each
+    pair as ``(i, j, S)`` with ``i < j`` (or ``i == j`` and the first non-zero component of
+    ``S`` positive), sorted, then the same pairs reversed, ``(j, i, -S)``.
 
     With ``pair_cutoffs`` (a model's per-edge-type cut-offs), :meth:`edges` gives the
     candidates within the cut-off of each direction instead: the edge ``i → j`` is kept when

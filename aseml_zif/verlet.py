@@ -261,9 +261,8 @@ class VerletList:
             largest = math.sqrt(np.maximum.reduce(np.add.reduce(moved, axis=0), initial=0.0))
             # no pair can have crossed the cut-off band, nor any atom the skin (then not stale)
             if 2 * largest + self._ROUND_OFF <= self.shell:
-                if 2 * (largest + last.since_rebuild) + self._ROUND_OFF <= self.skin:
-                    return self._band_test(positions, last, largest)
-                stale = self._stale(atoms, types, type_bytes)
+                stale = (2 * (largest + last.since_rebuild) + self._ROUND_OFF > self.skin
+                         and self._stale(atoms, types, type_bytes))
                 if not stale:
                     return self._band_test(positions, last, largest)
         if stale is None:

@@ -323,15 +323,13 @@ def bond_changes(start, frames, first="Zn", second="N", cutoff=2.5, steps=None):
         ``lasting_from_frame``: index of the first frame from which the pair stays as in the
         last frame, and ``lasting_from_step`` (its MD step from ``steps``, else ``None``).
     """
-    from ..neighbors import neighbor_list
+    from .rdf import pair_neighbors
 
-    def bonds(atoms):
-        i, j = neighbor_list(atoms, cutoff, "ij")
-        symbols = np.array(atoms.get_chemical_symbols())
-        keep = (symbols[i] == first) & (symbols[j] == second)
-        return set(zip(i[keep].tolist(), j[keep].tolist()))
+    def bonds(atoms, frame):
+        i, j = pair_neighbors(atoms, first, second, cutoff, "ij", frame=frame)
+        return set(zip(i.tolist(), j.tolist()))
 
-    before, series = bonds(start), [bonds(a) for a in frames]
+    before, series = bonds(start, "start"), [bonds(a, k) for k, a in enumerate(frames)]
     changes = []
     for pair in sorted(before.union(*series)):
         bonded = np.array([pair in s for s in series], dtype=bool)

@@ -47,6 +47,7 @@ NOT_SMOKE_TESTED = {
     "glass_check.py",  # hour-long melt-quench and 10 ps runs: smoke-tested in test_examples_glass_check.py
     "train_fast_model.py",  # training: stages tested in test_examples_train_fast_model.py
     "continue_snapshot.py",  # needs a model for real snapshots: tested in test_examples_continue_snapshot.py
+    "teacher_along_path.py",  # needs the paper's model: tested in test_examples_teacher_along_path.py
 }
 
 

@@ -3,7 +3,7 @@
 
     python examples/glass_check.py meltquench --model demo --seeds 0 1 2 --out mq
     python examples/glass_check.py criteria mq/seed0 mq/seed1 mq/seed2 --out mq/criteria.json
-    python examples/glass_check.py validate300 --model demo --out val300
+    python examples/glass_check.py validate300 --model demo --out val300 [--glasses ZIF4_15glass07 ...]
     python examples/glass_check.py figure mq/seed0 --out mq/glass_vs_abinitio.png
 
 meltquench runs, per seed, exactly ``aseml-zif meltquench crystal --model M [--compile]
@@ -268,10 +268,18 @@ def fmt_bond_changes(changes):
 
 
 def cmd_validate300(args):
-    glasses = abinitio_glasses(args.shared)[:args.limit or None]
+    glasses = abinitio_glasses(args.shared)
     if not glasses:
         print(f"skipped: the ten ab initio glasses are not in {args.shared} (set ASEML_ZIF_SHARED_DATA)")
         return
+    if args.glasses:
+        by_name = {path.stem: path for path in glasses}
+        unknown = [name for name in args.glasses if name not in by_name]
+        if unknown:
+            sys.exit(f"--glasses: no {', '.join(unknown)} in {glasses[0].parent} "
+                     f"(it has {', '.join(by_name)})")
+        glasses = [by_name[name] for name in args.glasses]
+    glasses = glasses[:args.limit or None]
     from aseml_zif import load_potential
     from aseml_zif.analysis.glass import bond_changes, compare_structures
     from aseml_zif.errors import ModelError, StructureError, WatchdogError
@@ -371,6 +379,8 @@ def main(argv=None):
     va.add_argument("--seed", type=int, default=0)
     va.add_argument("--save-every", type=int, default=100)
     va.add_argument("--last-frames", type=int, default=5, help="frames compared with the start")
+    va.add_argument("--glasses", nargs="+", help="only these glasses, in this order (e.g. "
+                    "ZIF4_15glass07); validate300.json then lists only them (default: all ten)")
     va.add_argument("--limit", type=int, default=0, help="only the first N glasses (0: all)")
     va.add_argument("--threads", type=int, default=1)
     fi = sub.add_parser("figure", help="RDF/PMF, angles and rings vs the ab initio glasses")

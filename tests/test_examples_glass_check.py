@@ -260,6 +260,20 @@ def test_validate300_smoke(tmp_path, glass_paths):
         run_script(*args[:-6], "--time-ps", "0.002", *args[-4:])
 
 
+@needs_demo_model
+def test_validate300_runs_the_glasses_named_in_their_order(tmp_path, glass_paths):
+    args = ("validate300", "--model", "demo", "--out", tmp_path, "--time-ps", "0.001",
+            "--save-every", "1")
+    run_script(*args, "--glasses", glass_paths[3].stem, glass_paths[1].stem)
+    data = json.loads((tmp_path / "validate300.json").read_text())
+    assert [e["glass"] for e in data["glasses"]] == [glass_paths[3].stem, glass_paths[1].stem]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == sorted(
+        [glass_paths[1].stem, glass_paths[3].stem])
+    with pytest.raises(SystemExit, match="--glasses: no ZIF4_15glass99 in"):
+        run_script(*args, "--glasses", glass_paths[0].stem, "ZIF4_15glass99")
+    assert not (tmp_path / glass_paths[0].stem).exists()  # nothing ran
+
+
 def test_figure(tmp_path, glass_paths, crystal_lmp):
     from conftest import CRYSTAL_LMP
 

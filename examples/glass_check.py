@@ -259,12 +259,17 @@ def cmd_criteria(args):
 
 
 # ----------------------------------------------------------------------------- validate300
+def lasting_changes(changes):
+    """The changes of ``changes`` (from ``bond_changes``) whose bond differs at the end from the
+    start, in their order."""
+    return [c for c in changes if c["bonded_at_end"] != c["bonded_at_start"]]
+
+
 def fmt_bond_changes(changes):
     """'+Zn32-N266@16000 -Zn202-N198@10100': bonds gained (+) or lost (-) for good, and the step
     from which they lasted; '-' when none."""
-    lasting = [c for c in changes if c["bonded_at_end"] != c["bonded_at_start"]]
     return " ".join(f"{'+' if c['bonded_at_end'] else '-'}Zn{c['atoms'][0]}-N{c['atoms'][1]}"
-                    f"@{c['lasting_from_step']}" for c in lasting) or "-"
+                    f"@{c['lasting_from_step']}" for c in lasting_changes(changes)) or "-"
 
 
 def cmd_validate300(args):

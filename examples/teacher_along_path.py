@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from glass_check import SHARED, load_json, print_table, save_json  # noqa: E402
+from glass_check import SHARED, lasting_changes, load_json, print_table, save_json  # noqa: E402
 
 TEACHER = SHARED / "model" / "nequip_l2r6stress0.pth"
 ABOUT = ("Along the student's own 300 K path (a validate300 run) around each glass's last lasting "
@@ -69,7 +69,7 @@ def read_validate300(folder, names=None):
 def last_lasting_change(changes):
     """The last change of ``changes`` (from ``bond_changes``) whose bond differs at the end from
     the start, or None."""
-    lasting = [c for c in changes if c["bonded_at_end"] != c["bonded_at_start"]]
+    lasting = lasting_changes(changes)
     return lasting[-1] if lasting else None
 
 

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "fast_model"
-LATEST_ROUND = 15
+LATEST_ROUND = 16
 #: round of the model ``load_potential("fast")`` ships (``aseml_zif.calculator.FAST_MODEL``)
 SHIPPED_ROUND = 10
 

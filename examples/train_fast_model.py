@@ -179,6 +179,15 @@ def pair_cutoff(text):
         raise argparse.ArgumentTypeError(f"{text!r}: X=Å or X-Y=Å, e.g. H=3.0") from None
 
 
+def window(text):
+    """``"2.2-3.2"`` -> ``(2.2, 3.2)`` (argparse type of ``--pair-force-window``, Å)."""
+    lo, _, hi = text.partition("-")
+    try:
+        return float(lo), float(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: LO-HI in Å, e.g. 2.2-3.2") from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -198,6 +207,14 @@ def main(argv=None):
                         "no faster on a small CPU)")
     p.add_argument("--energy-weight", type=float,
                    help=f"loss weight of the per-atom energy MSE (default {FAST_STUDENT['energy_weight']:g})")
+    p.add_argument("--pair-force-weight", type=float, metavar="W",
+                   help="add to the loss the MSE of the Zn-N pair force p = (F_N - F_Zn)·u/2 "
+                        "(eV/Å, u from Zn to N) of the pairs in --pair-force-window, with weight "
+                        "W relative to the force MSE's 1 (default: no such term; a workdir that "
+                        "resumes refuses a loss other than the one it started with)")
+    p.add_argument("--pair-force-window", type=window, metavar="LO-HI",
+                   help="Zn-N distances of that term in Å (default 2.2-3.2: non-bonded pairs "
+                        "approaching; within the Zn-N cut-off); needs --pair-force-weight")
     arch = p.add_argument_group("architecture of a new student (default: FAST_STUDENT; not "
                                 "with --init)")
     arch.add_argument("--r-max", type=float, dest="r_max",
@@ -224,6 +241,8 @@ def main(argv=None):
     p.add_argument("--out")
     p.add_argument("--timing-calls", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.stage == "train" and args.pair_force_window and args.pair_force_weight is None:
+        parser.error("--pair-force-window needs --pair-force-weight")
     from aseml_zif.errors import AsemlZifError
 
     try:
@@ -234,7 +253,9 @@ def main(argv=None):
                   compile_mode="compile" if args.compile else None, r_max=args.r_max,
                   parity=args.parity, num_layers=args.num_layers,
                   num_features=args.num_features, l_max=args.l_max,
-                  pair_cutoffs=dict(args.pair_cutoffs) if args.pair_cutoffs else None)
+                  pair_cutoffs=dict(args.pair_cutoffs) if args.pair_cutoffs else None,
+                  pair_force_weight=args.pair_force_weight,
+                  pair_force_window=args.pair_force_window)
         elif args.stage == "package":
             print(package(args.workdir, args.output))
         else:

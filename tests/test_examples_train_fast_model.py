@@ -239,3 +239,40 @@ def test_cutoff_and_parity_flags_and_the_cutoff_of_an_initial_package(labelled, 
     assert (f"r_max 5 Å with initial checkpoint {package}, whose r_max is 4 Å"
             in capsys.readouterr().err)
 
+
+def test_pair_force_flags_reach_the_loss(labelled, tmp_path, monkeypatch, capsys):
+    """``--pair-force-weight/--pair-force-window`` add the Zn-N pair-force MSE to the loss (and
+    its MAE to the metrics), also for a run from a package (``--init``); without them the loss
+    is unchanged; a window beyond the Zn-N cut-off, or without a weight, is refused before any
+    work."""
+    module, seen = no_training(monkeypatch)
+    _, folder = labelled
+    module.main(["train", str(tmp_path / "w"), str(folder / "pool.xyz"), "--pair-force-weight",
+                 "2", "--pair-force-window", "2.3-3.1"])
+    loss = seen["config"]["training_module"]["loss"]
+    entry, = loss["extra_metrics"]
+    assert entry["coeff"] == 2.0 and entry["name"] == "ZnN_pair_force_mse"
+    assert (entry["field"]["pair"], entry["field"]["r_min"], entry["field"]["r_max"]) == (
+        ["Zn", "N"], 2.3, 3.1)
+    assert loss["coeffs"] == {"total_energy": 10.0, "forces": 1.0, "stress": 1000.0}
+    mae, = seen["config"]["training_module"]["val_metrics"]["extra_metrics"]
+    assert mae["coeff"] is None and mae["name"] == "ZnN_pair_force_mae"
+    package = REPO / "data" / "fast_model" / "round8" / "zif4_fast_r8.nequip.zip"
+    seen.clear()
+    module.main(["train", str(tmp_path / "u"), str(folder / "pool.xyz"), "--init", str(package),
+                 "--pair-force-weight", "1"])
+    module_config = seen["config"]["training_module"]
+    assert module_config["model"]["_target_"] == "nequip.model.ModelFromPackage"
+    field = module_config["loss"]["extra_metrics"][0]["field"]
+    assert (field["r_min"], field["r_max"]) == (2.2, 3.2)
+    seen.clear()
+    module.main(["train", str(tmp_path / "p"), str(folder / "pool.xyz")])
+    assert "extra_metrics" not in seen["config"]["training_module"]["loss"]
+    for flags, message in ((["--pair-force-weight", "1", "--pair-force-window", "2.2-4.5"],
+                            "cut-off 4 Å"),
+                           (["--pair-force-window", "2.2-3.2"], "needs --pair-force-weight"),
+                           (["--pair-force-weight", "1", "--pair-force-window", "3"], "LO-HI")):
+        with pytest.raises(SystemExit) as stop:
+            module.main(["train", str(tmp_path / "v"), str(folder / "pool.xyz"), *flags])
+        assert stop.value.code == 2 and not (tmp_path / "v").exists()
+        assert message in capsys.readouterr().err

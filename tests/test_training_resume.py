@@ -51,6 +51,13 @@ def test_resume_continues_interrupted_run(frame_files, tmp_path):
     with pytest.raises(ConfigError, match=r"cannot resume this run with another model \(num_features"):
         train(training_config(train_file, val_file, max_epochs=4, seed=3, **wider),
               tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
+    # so is another loss (nequip would keep the checkpoint's and ignore the new one)
+    with pytest.raises(ConfigError, match=r"cannot resume this run with another loss \(coeffs"):
+        train(training_config(train_file, val_file, max_epochs=4, seed=3, energy_weight=5.0,
+                              **TINY), tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
+    with pytest.raises(ConfigError, match=r"another loss \(extra_metrics"):
+        train(training_config(train_file, val_file, max_epochs=4, seed=3, pair_force_weight=1.0,
+                              **TINY), tmp_path / "run", env={"OMP_NUM_THREADS": "1"}, resume=True)
     assert "Continuing training" not in (tmp_path / "run" / "train.log").read_text()
 
     second = train(training_config(train_file, val_file, max_epochs=4, seed=3, **TINY),

@@ -17,13 +17,17 @@ __all__ = ["PAPER_NEQUIP", "PAPER_ALLEGRO", "training_config", "write_config", "
 
 TYPE_NAMES = ["H", "C", "N", "Zn"]
 
+#: the optional pair-force loss term (off: ``pair_force_weight=None``), see :func:`training_config`
+PAIR_FORCE = dict(pair_force_weight=None, pair_force_pair=("Zn", "N"),
+                  pair_force_window=(2.2, 3.2))
+
 #: NequIP hyperparameters of the paper (``nequip_l2r6stress0.yaml``).
 PAPER_NEQUIP = dict(r_max=6.0, l_max=2, parity=False, num_layers=5, num_features=32,
                     num_bessels=8, polynomial_cutoff_p=5, radial_mlp_depth=2,
                     radial_mlp_width=64, learning_rate=0.005, batch_size=1, ema_decay=0.99,
                     energy_weight=1.0, stress_weight=0.0, patience=50, max_epochs=1000,
                     lr_plateau_patience=None, lr_plateau_factor=0.5, lr_cosine=False,
-                    compile_mode="eager", pair_cutoffs=None)
+                    compile_mode="eager", pair_cutoffs=None, **PAIR_FORCE)
 
 #: Allegro hyperparameters of the paper (``allegro_l2r6stress0a2.yaml``), mapped to allegro 0.8.
 PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_features=64,
@@ -31,7 +35,7 @@ PAPER_ALLEGRO = dict(r_max=6.0, l_max=2, parity=True, num_layers=2, num_scalar_f
                      mlp_width=1024, mlp_depth=3, learning_rate=0.001, batch_size=1,
                      ema_decay=0.99, energy_weight=1.0, stress_weight=0.0, patience=50,
                      max_epochs=1000, lr_plateau_patience=None, lr_plateau_factor=0.5,
-                     lr_cosine=False, compile_mode="eager")
+                     lr_cosine=False, compile_mode="eager", **PAIR_FORCE)
 
 
 def _nequip_model(h):
@@ -216,7 +220,14 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
         no faster than eager for the fast student, 37 s against 35 s for 4 epochs of 110
         frames; default ``"eager"``), ``pair_cutoffs={"H": 3.0}`` (NequIP: shorter cut-offs for some element
         pairs, nequip's ``per_edge_type_cutoff``, see :func:`edge_type_cutoffs`; the
-        training neighbour lists and the deployed model's leave those edges out).
+        training neighbour lists and the deployed model's leave those edges out),
+        ``pair_force_weight=1.0`` (add to the loss the MSE of the pair force
+        ``p = (F_B - F_A) · u / 2``, eV/Å, of every ``pair_force_pair`` A–B pair, default
+        ``("Zn", "N")``, whose distance is in ``pair_force_window``, default ``(2.2, 3.2)`` Å;
+        see :class:`aseml_zif.training.pair_force.PairForceModifier`; the weight is relative to
+        the force MSE's 1 and ``energy_weight``, nequip normalises all the weights to sum 1;
+        the MAE of p is logged as ``<A><B>_pair_force_mae``, NaN for an epoch without such a
+        pair; ``None``, the default, leaves the loss and the configuration as without it).
 
     Returns
     -------
@@ -227,7 +238,9 @@ def training_config(train_file, val_file, test_file=None, architecture="nequip",
     ------
     ConfigError
         Unknown architecture or hyperparameter name, an ``initial_checkpoint`` that is not a
-        file, or an ``r_max`` or ``pair_cutoffs`` other than the initial package's.
+        file, an ``r_max`` or ``pair_cutoffs`` other than the initial package's, or a pair-force
+        weight, pair or window that cannot be used (a window must lie within the pair's
+        neighbour-list cut-off).
     ModelError
         An initial package whose metadata cannot be read.
     """
@@ -310,6 +323,11 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
     metrics = {"_target_": "nequip.train.EnergyForceStressMetrics",
                "coeffs": {"per_atom_energy_mae": 1.0, "forces_mae": 1.0,
                           "stress_mae": 1.0 if h["stress_weight"] else None}}
+    loss = {"_target_": "nequip.train.EnergyForceStressLoss", "per_atom_energy": True,
+            "coeffs": {"total_energy": float(h["energy_weight"]), "forces": 1.0,
+                       "stress": float(h["stress_weight"])}}
+    if h["pair_force_weight"] is not None:
+        loss["extra_metrics"], metrics["extra_metrics"] = _pair_force_entries(h)
     monitored = "val0_epoch/weighted_sum"
     return {
         "run": run,
@@ -343,9 +361,7 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
         "training_module": {
             "_target_": "nequip.train.EMALightningModule",
             "ema_decay": h["ema_decay"],
-            "loss": {"_target_": "nequip.train.EnergyForceStressLoss", "per_atom_energy": True,
-                     "coeffs": {"total_energy": float(h["energy_weight"]), "forces": 1.0,
-                                "stress": float(h["stress_weight"])}},
+            "loss": loss,
             "val_metrics": metrics,
             "train_metrics": metrics,
             "test_metrics": metrics,
@@ -356,6 +372,34 @@ def _full_config(h, model, architecture, train_file, val_file, test_file, seed, 
         },
         "global_options": {"allow_tf32": False},
     }
+
+
+def _pair_force_entries(h):
+    """The pair-force MSE (loss, weighted) and MAE (metric, unweighted) entries of nequip's
+    ``extra_metrics`` (checked: a positive weight, two model types, a window within the pair's
+    neighbour-list cut-off)."""
+    weight, pair, window = h["pair_force_weight"], h["pair_force_pair"], h["pair_force_window"]
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+        raise ConfigError(f"pair_force_weight {weight!r}: a positive loss weight")
+    if len(pair) != 2 or any(e not in TYPE_NAMES for e in pair):
+        raise ConfigError(f"pair_force_pair {pair!r}: two of {' '.join(TYPE_NAMES)}")
+    cutoff = edge_type_cutoffs(h.get("pair_cutoffs") or {}, h["r_max"])[pair[0]][pair[1]]
+    try:
+        lo, hi = (float(x) for x in window)
+    except (TypeError, ValueError):
+        lo = hi = None
+    if lo is None or not 0 <= lo < hi <= cutoff:
+        raise ConfigError(f"pair_force_window {window!r}: (lo, hi) in Å with 0 <= lo < hi <= "
+                          f"the {pair[0]}-{pair[1]} neighbour-list cut-off {cutoff:g} Å")
+    name = f"{pair[0]}{pair[1]}_pair_force"
+    def field():  # a new dict for each entry (no YAML aliases)
+        return {"_target_": "aseml_zif.training.pair_force.PairForceModifier",
+                "type_names": "${model_type_names}", "pair": list(pair), "r_min": lo, "r_max": hi}
+
+    return ([{"name": f"{name}_mse", "field": field(), "coeff": float(weight),
+              "metric": {"_target_": "aseml_zif.training.pair_force.MeanSquaredErrorOrZero"}}],
+            [{"name": f"{name}_mae", "field": field(), "coeff": None,
+              "metric": {"_target_": "nequip.train.MeanAbsoluteError"}}])
 
 
 def _lr_scheduler(h, monitored):

@@ -117,18 +117,22 @@ def train(config, directory, hyperparameters=None, env=None, resume=False):
 
 
 def _check_same_model(config, started_file):
-    """Refuse to resume a run with another model block than the one it was started with."""
+    """Refuse to resume a run with another model or loss block than the one it was started with
+    (nequip rebuilds both from the checkpoint: new settings there would be silently ignored)."""
     import yaml
 
     if not started_file.exists():
         return
-    started = yaml.safe_load(started_file.read_text())["training_module"]["model"]
-    now = config["training_module"]["model"]
-    changed = sorted(k for k in set(started) | set(now) if started.get(k) != now.get(k))
-    if changed:
-        detail = ", ".join(f"{k}: {started.get(k)!r} -> {now.get(k)!r}" for k in changed)
-        raise ConfigError(f"{started_file.parent}: cannot resume this run with another model "
-                          f"({detail}); use a new directory, or the settings it started with")
+    started = yaml.safe_load(started_file.read_text())["training_module"]
+    now = config["training_module"]
+    for block in ("model", "loss"):
+        old, new = started.get(block, {}), now.get(block, {})
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if changed:
+            detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed)
+            raise ConfigError(f"{started_file.parent}: cannot resume this run with another "
+                              f"{block} ({detail}); use a new directory, or the settings it "
+                              "started with")
 
 
 def run_grid(train_file, val_file, directory, grid, test_file=None, architecture="nequip",
